@@ -1,0 +1,59 @@
+//! Workspace tasks, run as `cargo xtask <command>`.
+//!
+//! - `ci`: what CI runs: format check, clippy with warnings denied, every test of the workspace.
+//! - `bench`: the criterion benches of the workspace (`cargo xtask bench [-- criterion args]`).
+
+mod bench;
+mod ci;
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next();
+    let rest: Vec<String> = args.collect();
+    match task.as_deref() {
+        Some("ci") => ci::run(&rest),
+        Some("bench") => bench::run(&rest),
+        _ => {
+            eprintln!("usage: cargo xtask <ci|bench> [args]");
+            eprintln!("  ci      fmt --check, clippy -D warnings, all tests (what CI runs)");
+            eprintln!("  bench   criterion benches of every crate; extra args go to criterion");
+            bail!("unknown or missing task {task:?}");
+        }
+    }
+}
+
+/// A `cargo` command, using the cargo that runs us so toolchain overrides carry over.
+fn cargo() -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace_root());
+    command
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    let manifest_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(|p| p.to_path_buf()).unwrap_or(manifest_dir)
+}
+
+/// Runs `command`, failing with its rendering when it exits unsuccessfully.
+fn run_command(mut command: Command) -> Result<()> {
+    eprintln!("$ {}", render(&command));
+    let status = command.status().with_context(|| format!("starting {}", render(&command)))?;
+    if !status.success() {
+        bail!("{} failed with {status}", render(&command));
+    }
+    Ok(())
+}
+
+fn render(command: &Command) -> String {
+    let mut line = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    line
+}
