@@ -1,0 +1,66 @@
+//! Errors of the trie codec and the sync scheduler.
+
+use crate::NodeHash;
+
+/// Why bytes are not a canonical trie node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The bytes are not valid RLP (truncated, bad length prefix, non-canonical length).
+    #[error("malformed RLP: {0}")]
+    Rlp(#[from] rlp::DecoderError),
+    /// A node is an RLP list; this is a byte string.
+    #[error("node is not an RLP list")]
+    NotAList,
+    /// Bytes follow the node's RLP item.
+    #[error("{extra} trailing bytes after the node")]
+    TrailingBytes {
+        /// How many bytes follow the item.
+        extra: usize,
+    },
+    /// A node has 2 items (leaf, extension) or 17 (branch).
+    #[error("node has {count} items, expected 2 or 17")]
+    WrongItemCount {
+        /// Items found.
+        count: usize,
+    },
+    /// A path is a byte string, not a list.
+    #[error("node path is a list")]
+    PathIsList,
+    /// A hex-prefix path has no flag byte.
+    #[error("empty hex-prefix path")]
+    EmptyPath,
+    /// The hex-prefix flag nibble is above 3.
+    #[error("hex-prefix flag nibble {flag} is not 0..=3")]
+    BadPathFlag {
+        /// The flag nibble found.
+        flag: u8,
+    },
+    /// An even-length hex-prefix path has a non-zero padding nibble.
+    #[error("hex-prefix padding nibble is {padding}, not 0")]
+    BadPathPadding {
+        /// The padding nibble found.
+        padding: u8,
+    },
+    /// An extension node with an empty path (it would be a no-op).
+    #[error("extension node with an empty path")]
+    EmptyExtensionPath,
+    /// An extension node whose child slot is empty.
+    #[error("extension node without a child")]
+    MissingExtensionChild,
+    /// A child reference that is a byte string of neither 0 nor 32 bytes.
+    #[error("child reference of {len} bytes, expected 32")]
+    BadReferenceLength {
+        /// Length found.
+        len: usize,
+    },
+    /// An inline child node of 32 bytes or more (it must be referenced by hash).
+    #[error("embedded node of {len} bytes, must be under 32")]
+    EmbeddedTooLarge {
+        /// Length of the embedded node's RLP.
+        len: usize,
+    },
+    /// A value slot holds a list instead of a byte string.
+    #[error("value is a list, not a byte string")]
+    ValueIsList,
+}
