@@ -1,7 +1,5 @@
 //! Errors of the trie codec and the sync scheduler.
 
-use crate::NodeHash;
-
 /// Why bytes are not a canonical trie node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
