@@ -1,5 +1,7 @@
 //! Errors of the trie codec and the sync scheduler.
 
+use crate::NodeHash;
+
 /// Why bytes are not a canonical trie node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -61,4 +63,71 @@ pub enum NodeError {
     /// A value slot holds a list instead of a byte string.
     #[error("value is a list, not a byte string")]
     ValueIsList,
+}
+
+/// Why the scheduler refused a delivery or an addition.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// Nothing with this hash is requested: an unexpected (or late, already committed) delivery.
+    #[error("node {hash:?} was not requested")]
+    NotRequested {
+        /// Hash of the delivered blob.
+        hash: NodeHash,
+    },
+    /// The blob was delivered before and is waiting for its children or to be committed.
+    #[error("node {hash:?} was already processed")]
+    AlreadyProcessed {
+        /// Hash of the delivered blob.
+        hash: NodeHash,
+    },
+    /// A requested hash's blob is not a valid trie node. The bytes match the hash, so the state
+    /// itself is corrupt (no peer can forge such a blob); the sync cannot complete.
+    #[error("node {hash:?} is malformed: {source}")]
+    BadNode {
+        /// Hash of the node.
+        hash: NodeHash,
+        /// What is wrong with it.
+        source: NodeError,
+    },
+    /// The leaf callback rejected a leaf value of a node (e.g. an account that does not decode).
+    #[error("leaf in node {hash:?} is malformed: {source}")]
+    BadLeaf {
+        /// Hash of the node containing the leaf.
+        hash: NodeHash,
+        /// The callback's decoding error.
+        source: rlp::DecoderError,
+    },
+    /// A subtrie or raw entry named a parent that is not a pending node request.
+    #[error("parent {parent:?} is not a pending request")]
+    UnknownParent {
+        /// The parent named.
+        parent: NodeHash,
+    },
+    /// The store failed while checking what is already held.
+    #[error("store: {0}")]
+    Store(#[from] kvdb::Error),
+}
+
+impl SyncError {
+    /// Whether this is a duplicate delivery (counted, harmless).
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, SyncError::AlreadyProcessed { .. })
+    }
+
+    /// Whether this is a delivery of something never requested (counted; harmless by itself).
+    pub fn is_unexpected(&self) -> bool {
+        matches!(self, SyncError::NotRequested { .. })
+    }
+
+    /// Whether the sync cannot go on: the state is corrupt or the store failed.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            SyncError::BadNode { .. }
+                | SyncError::BadLeaf { .. }
+                | SyncError::Store(_)
+                | SyncError::UnknownParent { .. }
+        )
+    }
 }

@@ -1,11 +1,19 @@
 //! Merkle-Patricia trie sync, synchronous and I/O-free. (Overview filled in as the crate grows.)
 
+mod account;
+mod blob;
 mod error;
 mod hash;
+mod leaf;
 mod nibbles;
 mod node;
+mod scheduler;
 
-pub use error::NodeError;
+pub use account::{AccountLeafCallback, StateAccount};
+pub use blob::VerifiedBlob;
+pub use error::{NodeError, SyncError};
 pub use hash::{keccak256, NodeHash, EMPTY_CODE_HASH, EMPTY_ROOT, H256};
+pub use leaf::{Leaf, LeafAction, LeafCallback, NoLeafCallback};
 pub use nibbles::{from_nibbles, hex_prefix_decode, hex_prefix_encode, to_nibbles};
 pub use node::{ChildRef, Node};
+pub use scheduler::{SchedulerConfig, TrieSync, DEFAULT_MAX_FETCHES_PER_DEPTH};

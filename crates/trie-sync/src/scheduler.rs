@@ -1,0 +1,617 @@
+//! The trie sync scheduler: which hashes are missing, and what to do with each delivered blob.
+
+use std::cmp::Ordering;
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap};
+use std::mem::size_of;
+
+use kvdb::{KeyValueStore, Namespace, WriteBatch};
+use tracing::trace;
+
+use crate::{
+    ChildRef, Leaf, LeafAction, LeafCallback, NoLeafCallback, Node, NodeHash, SyncError, VerifiedBlob,
+    EMPTY_CODE_HASH, EMPTY_ROOT,
+};
+
+/// How many nodes of one depth may be handed out and not yet processed before [`TrieSync::missing`]
+/// stops expanding: it bounds the requests (and the nodes waiting on their children) held in memory,
+/// since a trie level can be millions of nodes wide. go-ethereum uses the same figure.
+pub const DEFAULT_MAX_FETCHES_PER_DEPTH: usize = 16_384;
+
+/// Settings of a [`TrieSync`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// See [`DEFAULT_MAX_FETCHES_PER_DEPTH`]; at least 1.
+    pub max_fetches_per_depth: usize,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self { max_fetches_per_depth: DEFAULT_MAX_FETCHES_PER_DEPTH }
+    }
+}
+
+/// Whether a request is for a trie node or a raw blob (code); they live in separate namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Kind {
+    Node,
+    Code,
+}
+
+impl Kind {
+    fn namespace(self) -> Namespace {
+        match self {
+            Kind::Node => Namespace::TrieNodes,
+            Kind::Code => Namespace::Code,
+        }
+    }
+}
+
+/// Index of a request in the scheduler's slab.
+type Slot = u32;
+
+/// A scheduled retrieval: from being added until it and everything below it is complete.
+#[derive(Debug)]
+struct Request {
+    hash: NodeHash,
+    kind: Kind,
+    /// Nibbles from the sync root (a subtrie's requests carry the path of the leaf that added it):
+    /// the depth orders the queue and leaf callbacks see full paths.
+    path: Box<[u8]>,
+    /// The delivered bytes, held from processing until every dependency is complete.
+    data: Option<Vec<u8>>,
+    /// Requests waiting for this one; a parent appears once per reference it holds.
+    parents: Vec<Slot>,
+    /// Dependencies not yet complete; the request completes when this is 0 after processing.
+    deps: u32,
+    /// Whether the leaf callback runs for leaves found in this node and its descendants.
+    notify_leaves: bool,
+    /// Whether `missing` returned it, so its depth counts toward the per-depth fetch cap.
+    handed_out: bool,
+}
+
+/// An entry of the priority queue of hashes not yet handed out.
+#[derive(Debug, PartialEq, Eq)]
+struct Queued {
+    priority: u64,
+    hash: NodeHash,
+    kind: Kind,
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Max-heap: highest priority first; ties broken by hash so the order is deterministic.
+        self.priority
+            .cmp(&other.priority)
+            .then_with(|| other.hash.cmp(&self.hash))
+            .then_with(|| other.kind.cmp(&self.kind))
+    }
+}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Queue priority of a path: deeper first (so subtries complete, and leave memory, early), then
+/// left to right along the first 14 nibbles (a depth-first walk).
+fn priority(path: &[u8]) -> u64 {
+    let mut priority = (path.len().min(0xff) as u64) << 56;
+    for (index, nibble) in path.iter().take(14).enumerate() {
+        priority |= u64::from(15 - (nibble & 0x0f)) << (52 - 4 * index);
+    }
+    priority
+}
+
+/// Complete blobs waiting to be written: everything below each of them is complete too.
+#[derive(Debug, Default)]
+struct MemBatch {
+    nodes: HashMap<NodeHash, Vec<u8>>,
+    codes: HashMap<NodeHash, Vec<u8>>,
+    bytes: usize,
+}
+
+impl MemBatch {
+    fn contains(&self, kind: Kind, hash: &NodeHash) -> bool {
+        match kind {
+            Kind::Node => self.nodes.contains_key(hash),
+            Kind::Code => self.codes.contains_key(hash),
+        }
+    }
+
+    fn insert(&mut self, kind: Kind, hash: NodeHash, data: Vec<u8>) {
+        self.bytes += data.len() + size_of::<NodeHash>();
+        match kind {
+            Kind::Node => self.nodes.insert(hash, data),
+            Kind::Code => self.codes.insert(hash, data),
+        };
+    }
+
+    fn len(&self) -> usize {
+        self.nodes.len() + self.codes.len()
+    }
+}
+
+/// A child found while processing a node, not yet held anywhere.
+struct Dependency {
+    hash: NodeHash,
+    kind: Kind,
+    path: Vec<u8>,
+    notify_leaves: bool,
+}
+
+/// The Merkle-Patricia trie sync scheduler (go-ethereum's `trie.Sync`, hash scheme).
+///
+/// Synchronous and free of I/O but for point reads of the store: the caller asks [`missing`] for
+/// hashes to fetch, hands each fetched blob to [`process`] as a [`VerifiedBlob`], and periodically
+/// moves complete blobs into a [`WriteBatch`] with [`commit`] and writes it. The sync is done when
+/// [`pending`] is 0 and the last commit is written.
+///
+/// A node is moved to the batch only after all its children (and the storage tries and code its
+/// leaves refer to) are in the batch or the store, so a node in the store implies its whole subtrie
+/// is there: a restart, or a sync of a newer root, skips it entirely.
+///
+/// [`missing`]: TrieSync::missing
+/// [`process`]: TrieSync::process
+/// [`commit`]: TrieSync::commit
+/// [`pending`]: TrieSync::pending
+#[derive(Debug)]
+pub struct TrieSync<S, C = NoLeafCallback> {
+    /// Where complete blobs end up; consulted so nothing already held is requested.
+    store: S,
+    /// Finds storage tries and code in leaf values.
+    callback: C,
+    config: SchedulerConfig,
+    /// Live requests; freed slots are reused through `free`.
+    requests: Vec<Option<Request>>,
+    free: Vec<Slot>,
+    /// Pending trie node requests by hash: one request per hash however many parents refer to it.
+    nodes: HashMap<NodeHash, Slot>,
+    /// Pending raw (code) requests by hash.
+    codes: HashMap<NodeHash, Slot>,
+    /// Hashes not yet handed out; may hold stale entries (processed early), skipped on pop.
+    queue: BinaryHeap<Queued>,
+    /// Handed-out, unprocessed requests per depth, for the per-depth cap.
+    fetches: Vec<usize>,
+    membatch: MemBatch,
+    /// Bytes of data held by processed requests waiting on dependencies.
+    waiting_bytes: usize,
+    /// Reused buffer for the callback's actions.
+    actions: Vec<LeafAction>,
+}
+
+impl<S: KeyValueStore> TrieSync<S> {
+    /// A scheduler for the plain trie at `root`, with no leaf callback.
+    pub fn new(root: NodeHash, store: S) -> Result<Self, SyncError> {
+        Self::with_callback(root, store, NoLeafCallback)
+    }
+}
+
+impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
+    /// A scheduler for the trie at `root` whose leaves go through `callback` (for the state trie:
+    /// [`AccountLeafCallback`](crate::AccountLeafCallback)). Nothing is scheduled if `root` is the
+    /// empty root or already in the store.
+    pub fn with_callback(root: NodeHash, store: S, callback: C) -> Result<Self, SyncError> {
+        Self::with_config(root, store, callback, SchedulerConfig::default())
+    }
+
+    /// As [`with_callback`](Self::with_callback), with explicit settings.
+    pub fn with_config(
+        root: NodeHash,
+        store: S,
+        callback: C,
+        config: SchedulerConfig,
+    ) -> Result<Self, SyncError> {
+        let mut sync = Self {
+            store,
+            callback,
+            config: SchedulerConfig { max_fetches_per_depth: config.max_fetches_per_depth.max(1) },
+            requests: Vec::new(),
+            free: Vec::new(),
+            nodes: HashMap::new(),
+            codes: HashMap::new(),
+            queue: BinaryHeap::new(),
+            fetches: Vec::new(),
+            membatch: MemBatch::default(),
+            waiting_bytes: 0,
+            actions: Vec::new(),
+        };
+        sync.add_sub_trie(root, &[], None, true)?;
+        Ok(sync)
+    }
+
+    /// Schedules the trie at `root` (reached at nibble `path`) as a dependency of the pending node
+    /// request `parent`, or on its own if `parent` is `None`.
+    ///
+    /// Skips the empty root and anything already in the store or waiting to be committed; if the root
+    /// is already requested, only links the extra parent, so a trie shared by many accounts is fetched
+    /// once.
+    pub fn add_sub_trie(
+        &mut self,
+        root: NodeHash,
+        path: &[u8],
+        parent: Option<NodeHash>,
+        notify_leaves: bool,
+    ) -> Result<(), SyncError> {
+        self.add_dependency(root, Kind::Node, path, parent, notify_leaves)
+    }
+
+    /// Schedules a raw blob (contract code) with hash `hash`, as a dependency of the pending node
+    /// request `parent` (or on its own). Skips the empty code hash and anything already held; links
+    /// the extra parent if it is already requested.
+    pub fn add_raw_entry(
+        &mut self,
+        hash: NodeHash,
+        path: &[u8],
+        parent: Option<NodeHash>,
+    ) -> Result<(), SyncError> {
+        self.add_dependency(hash, Kind::Code, path, parent, false)
+    }
+
+    fn add_dependency(
+        &mut self,
+        hash: NodeHash,
+        kind: Kind,
+        path: &[u8],
+        parent: Option<NodeHash>,
+        notify_leaves: bool,
+    ) -> Result<(), SyncError> {
+        let parent = match parent {
+            Some(parent) => {
+                Some(self.nodes.get(&parent).copied().ok_or(SyncError::UnknownParent { parent })?)
+            }
+            None => None,
+        };
+        if self.is_held(hash, kind)? {
+            return Ok(());
+        }
+        let dependency = Dependency { hash, kind, path: path.to_vec(), notify_leaves };
+        self.link(dependency, parent);
+        if let Some(parent) = parent {
+            self.request_mut(parent).deps += 1;
+        }
+        Ok(())
+    }
+
+    /// Up to `max` hashes to fetch next, deepest first, each handed out once.
+    ///
+    /// Returns fewer (possibly none) while the deepest queued level already has
+    /// [`SchedulerConfig::max_fetches_per_depth`] requests handed out and unprocessed: processing
+    /// deliveries frees room. The caller keeps hashes it failed to fetch and retries them itself.
+    pub fn missing(&mut self, max: usize) -> Vec<NodeHash> {
+        let mut hashes = Vec::with_capacity(max.min(self.queue.len()));
+        while hashes.len() < max {
+            let Some(top) = self.queue.peek() else { break };
+            let slot = match self.slot_of(top.kind, &top.hash) {
+                Some(slot) => slot,
+                None => {
+                    self.queue.pop();
+                    continue;
+                }
+            };
+            let request = self.request(slot);
+            if request.handed_out || request.data.is_some() {
+                self.queue.pop();
+                continue;
+            }
+            let depth = request.path.len();
+            if self.fetches.get(depth).copied().unwrap_or(0) >= self.config.max_fetches_per_depth {
+                break;
+            }
+            self.queue.pop();
+            if self.fetches.len() <= depth {
+                self.fetches.resize(depth + 1, 0);
+            }
+            self.fetches[depth] += 1;
+            let request = self.request_mut(slot);
+            request.handed_out = true;
+            hashes.push(request.hash);
+        }
+        hashes
+    }
+
+    /// Accepts a delivered blob.
+    ///
+    /// A trie node is decoded, its leaves go through the callback, and its children not yet held
+    /// are scheduled; once nothing below it is outstanding it joins the batch to commit, and its
+    /// parents are told. A blob matching a pending raw request completes it at once.
+    ///
+    /// Errors: [`SyncError::NotRequested`] for a blob nothing asked for, [`SyncError::AlreadyProcessed`]
+    /// for a repeat, [`SyncError::BadNode`] / [`SyncError::BadLeaf`] naming the node if it does not
+    /// decode (the request stays pending), [`SyncError::Store`] if the store fails (nothing changes).
+    pub fn process(&mut self, blob: VerifiedBlob) -> Result<(), SyncError> {
+        let (hash, data) = blob.into_parts();
+        let unfilled =
+            |sync: &Self, kind| sync.slot_of(kind, &hash).filter(|&s| sync.request(s).data.is_none());
+        let code = unfilled(self, Kind::Code);
+        let node = unfilled(self, Kind::Node);
+        match (code, node) {
+            (None, None) => {
+                let seen = self.membatch.contains(Kind::Node, &hash)
+                    || self.membatch.contains(Kind::Code, &hash)
+                    || self.nodes.contains_key(&hash)
+                    || self.codes.contains_key(&hash);
+                if seen {
+                    Err(SyncError::AlreadyProcessed { hash })
+                } else {
+                    Err(SyncError::NotRequested { hash })
+                }
+            }
+            (Some(code), None) => {
+                self.fill(code, data);
+                Ok(())
+            }
+            (code, Some(node)) => {
+                self.process_node(node, &data)?;
+                if let Some(code) = code {
+                    self.fill(code, data.clone());
+                }
+                self.fill(node, data);
+                Ok(())
+            }
+        }
+    }
+
+    /// Decodes the node in `slot` and schedules what it depends on; does not store `data` yet.
+    fn process_node(&mut self, slot: Slot, data: &[u8]) -> Result<(), SyncError> {
+        let request = self.request(slot);
+        let (hash, notify_leaves) = (request.hash, request.notify_leaves);
+        let node = Node::decode(data).map_err(|source| SyncError::BadNode { hash, source })?;
+
+        let mut children = Vec::new();
+        let mut leaves = Vec::new();
+        let mut path = request.path.to_vec();
+        collect(&node, &mut path, &mut children, &mut leaves);
+
+        // Find every dependency before changing anything, so a store or callback error leaves the
+        // scheduler as it was.
+        let mut dependencies = Vec::with_capacity(children.len());
+        for (child, path) in children {
+            if !self.is_held(child, Kind::Node)? {
+                dependencies.push(Dependency { hash: child, kind: Kind::Node, path, notify_leaves });
+            }
+        }
+        if notify_leaves {
+            for (path, value) in leaves {
+                self.actions.clear();
+                let leaf = Leaf { path: &path, value, parent: hash };
+                self.callback
+                    .on_leaf(&leaf, &mut self.actions)
+                    .map_err(|source| SyncError::BadLeaf { hash, source })?;
+                for action in std::mem::take(&mut self.actions) {
+                    let (hash, kind, notify_leaves) = match action {
+                        LeafAction::SubTrie { root, notify_leaves } => (root, Kind::Node, notify_leaves),
+                        LeafAction::RawEntry { hash } => (hash, Kind::Code, false),
+                    };
+                    if !self.is_held(hash, kind)? {
+                        dependencies.push(Dependency { hash, kind, path: path.clone(), notify_leaves });
+                    }
+                }
+            }
+        }
+
+        let count = dependencies.len() as u32;
+        for dependency in dependencies {
+            self.link(dependency, Some(slot));
+        }
+        self.request_mut(slot).deps += count;
+        trace!(target: "trie_sync::scheduler", ?hash, dependencies = count, "processed node");
+        Ok(())
+    }
+
+    /// Stores `data` in the processed request `slot` and completes it if nothing is outstanding.
+    fn fill(&mut self, slot: Slot, data: Vec<u8>) {
+        self.waiting_bytes += data.len();
+        let request = self.request_mut(slot);
+        request.data = Some(data);
+        if request.deps == 0 {
+            self.complete(slot);
+        }
+    }
+
+    /// Moves a request whose dependencies are all complete into the batch, then any parent this
+    /// completes in turn.
+    fn complete(&mut self, slot: Slot) {
+        let mut ready = vec![slot];
+        while let Some(slot) = ready.pop() {
+            let Some(request) = self.requests[slot as usize].take() else { continue };
+            self.free.push(slot);
+            match request.kind {
+                Kind::Node => self.nodes.remove(&request.hash),
+                Kind::Code => self.codes.remove(&request.hash),
+            };
+            if request.handed_out {
+                self.fetches[request.path.len()] -= 1;
+            }
+            let data = request.data.unwrap_or_default();
+            self.waiting_bytes -= data.len();
+            self.membatch.insert(request.kind, request.hash, data);
+            for parent in request.parents {
+                let parent_request = self.request_mut(parent);
+                parent_request.deps -= 1;
+                if parent_request.deps == 0 && parent_request.data.is_some() {
+                    ready.push(parent);
+                }
+            }
+        }
+    }
+
+    /// Schedules `dependency` (or links `parent` to the existing request for it).
+    fn link(&mut self, dependency: Dependency, parent: Option<Slot>) {
+        let Dependency { hash, kind, path, notify_leaves } = dependency;
+        let index = match kind {
+            Kind::Node => &mut self.nodes,
+            Kind::Code => &mut self.codes,
+        };
+        let slot = match index.entry(hash) {
+            Entry::Occupied(existing) => {
+                let slot = *existing.get();
+                if let Some(parent) = parent {
+                    self.request_mut(slot).parents.push(parent);
+                }
+                return;
+            }
+            Entry::Vacant(vacant) => {
+                let slot = match self.free.pop() {
+                    Some(slot) => slot,
+                    None => {
+                        self.requests.push(None);
+                        (self.requests.len() - 1) as Slot
+                    }
+                };
+                vacant.insert(slot);
+                slot
+            }
+        };
+        self.queue.push(Queued { priority: priority(&path), hash, kind });
+        self.requests[slot as usize] = Some(Request {
+            hash,
+            kind,
+            path: path.into_boxed_slice(),
+            data: None,
+            parents: parent.into_iter().collect(),
+            deps: 0,
+            notify_leaves,
+            handed_out: false,
+        });
+    }
+
+    /// Whether `hash` needs no request: empty, waiting in the batch, or in the store.
+    fn is_held(&self, hash: NodeHash, kind: Kind) -> Result<bool, SyncError> {
+        let empty = match kind {
+            Kind::Node => EMPTY_ROOT,
+            Kind::Code => EMPTY_CODE_HASH,
+        };
+        Ok(hash == empty
+            || self.membatch.contains(kind, &hash)
+            || self.store.contains(kind.namespace(), hash.as_bytes())?)
+    }
+
+    /// Moves every complete blob into `batch` (trie nodes and code into their namespaces) and returns
+    /// how many. The caller must write the batch; if that fails the sync must restart from the store,
+    /// since the blobs are no longer held here.
+    pub fn commit(&mut self, batch: &mut WriteBatch) -> usize {
+        let count = self.membatch.len();
+        for (hash, data) in self.membatch.nodes.drain() {
+            batch.put(Namespace::TrieNodes, hash.as_bytes().to_vec(), data);
+        }
+        for (hash, data) in self.membatch.codes.drain() {
+            batch.put(Namespace::Code, hash.as_bytes().to_vec(), data);
+        }
+        self.membatch.bytes = 0;
+        count
+    }
+
+    /// Requests not yet complete (handed out or not): 0 means everything is fetched.
+    pub fn pending(&self) -> usize {
+        self.nodes.len() + self.codes.len()
+    }
+
+    /// Complete blobs waiting for [`commit`](Self::commit), and their bytes.
+    pub fn uncommitted(&self) -> (usize, usize) {
+        (self.membatch.len(), self.membatch.bytes)
+    }
+
+    /// An estimate of the heap memory held: pending requests, the queue, data waiting on children,
+    /// and the batch not yet committed.
+    pub fn memory_bytes(&self) -> usize {
+        let per_request = size_of::<Option<Request>>() + size_of::<(NodeHash, Slot)>() + 16;
+        let paths: usize = self.requests.iter().flatten().map(|r| r.path.len() + r.parents.len() * 4).sum();
+        self.requests.len() * per_request
+            + paths
+            + self.queue.len() * size_of::<Queued>()
+            + self.waiting_bytes
+            + self.membatch.bytes
+            + self.membatch.len() * 48
+    }
+
+    /// The store the scheduler checks and the caller writes to.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn slot_of(&self, kind: Kind, hash: &NodeHash) -> Option<Slot> {
+        match kind {
+            Kind::Node => self.nodes.get(hash).copied(),
+            Kind::Code => self.codes.get(hash).copied(),
+        }
+    }
+
+    fn request(&self, slot: Slot) -> &Request {
+        self.requests[slot as usize].as_ref().expect("slot of a live request")
+    }
+
+    fn request_mut(&mut self, slot: Slot) -> &mut Request {
+        self.requests[slot as usize].as_mut().expect("slot of a live request")
+    }
+}
+
+/// Walks a node and its embedded children, collecting hash-referenced children and leaf values with
+/// their full paths. `path` is the node's own path; it is restored before returning.
+fn collect<'a>(
+    node: &'a Node,
+    path: &mut Vec<u8>,
+    children: &mut Vec<(NodeHash, Vec<u8>)>,
+    leaves: &mut Vec<(Vec<u8>, &'a [u8])>,
+) {
+    let base = path.len();
+    match node {
+        Node::Leaf { path: rest, value } => {
+            path.extend_from_slice(rest);
+            leaves.push((path.clone(), value));
+        }
+        Node::Extension { path: rest, child } => {
+            path.extend_from_slice(rest);
+            collect_child(child, path, children, leaves);
+        }
+        Node::Branch { children: slots, value } => {
+            for (nibble, child) in slots.iter().enumerate() {
+                if let Some(child) = child {
+                    path.push(nibble as u8);
+                    collect_child(child, path, children, leaves);
+                    path.truncate(base);
+                }
+            }
+            if let Some(value) = value {
+                leaves.push((path.clone(), value));
+            }
+        }
+    }
+    path.truncate(base);
+}
+
+fn collect_child<'a>(
+    child: &'a ChildRef,
+    path: &mut Vec<u8>,
+    children: &mut Vec<(NodeHash, Vec<u8>)>,
+    leaves: &mut Vec<(Vec<u8>, &'a [u8])>,
+) {
+    match child {
+        ChildRef::Hash(hash) => children.push((*hash, path.clone())),
+        ChildRef::Embedded(node) => collect(node, path, children, leaves),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_prefers_deeper_then_leftmost() {
+        assert!(priority(&[0, 0]) > priority(&[0]));
+        assert!(priority(&[0]) > priority(&[1]));
+        assert!(priority(&[1, 15]) > priority(&[15]));
+        assert!(priority(&[3, 1]) > priority(&[3, 2]));
+    }
+
+    #[test]
+    fn queue_pops_highest_priority_first() {
+        let mut queue = BinaryHeap::new();
+        for (priority, byte) in [(1, 1u8), (3, 3), (2, 2)] {
+            queue.push(Queued { priority, hash: NodeHash::repeat_byte(byte), kind: Kind::Node });
+        }
+        let order: Vec<u64> = std::iter::from_fn(|| queue.pop().map(|q| q.priority)).collect();
+        assert_eq!(order, vec![3, 2, 1]);
+    }
+}
