@@ -8,6 +8,7 @@ mod leaf;
 mod nibbles;
 mod node;
 mod scheduler;
+mod verify;
 
 pub use account::{AccountLeafCallback, StateAccount};
 pub use blob::VerifiedBlob;
@@ -17,3 +18,4 @@ pub use leaf::{Leaf, LeafAction, LeafCallback, NoLeafCallback};
 pub use nibbles::{from_nibbles, hex_prefix_decode, hex_prefix_encode, to_nibbles};
 pub use node::{ChildRef, Node};
 pub use scheduler::{SchedulerConfig, TrieSync, DEFAULT_MAX_FETCHES_PER_DEPTH};
+pub use verify::{walk, MissingEntry, WalkError, WalkReport};

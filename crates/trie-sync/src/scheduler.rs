@@ -549,7 +549,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
 
 /// Walks a node and its embedded children, collecting hash-referenced children and leaf values with
 /// their full paths. `path` is the node's own path; it is restored before returning.
-fn collect<'a>(
+pub(crate) fn collect<'a>(
     node: &'a Node,
     path: &mut Vec<u8>,
     children: &mut Vec<(NodeHash, Vec<u8>)>,
