@@ -2,6 +2,7 @@
 
 mod account;
 mod blob;
+mod builder;
 mod error;
 mod hash;
 mod leaf;
@@ -12,6 +13,7 @@ mod verify;
 
 pub use account::{AccountLeafCallback, StateAccount};
 pub use blob::VerifiedBlob;
+pub use builder::{build_secure_trie, build_trie, secure_key, trie_root, BuildError, TrieBuilder};
 pub use error::{NodeError, SyncError};
 pub use hash::{keccak256, NodeHash, EMPTY_CODE_HASH, EMPTY_ROOT, H256};
 pub use leaf::{Leaf, LeafAction, LeafCallback, NoLeafCallback};
