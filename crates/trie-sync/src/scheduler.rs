@@ -299,16 +299,30 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             if self.fetches.get(depth).copied().unwrap_or(0) >= self.config.max_fetches_per_depth {
                 break;
             }
+            let (hash, kind) = (top.hash, top.kind);
             self.queue.pop();
-            if self.fetches.len() <= depth {
-                self.fetches.resize(depth + 1, 0);
+            self.hand_out(slot);
+            // One fetch serves a hash pending both as a node and as code: hand out the twin too.
+            let twin = match kind {
+                Kind::Node => self.slot_of(Kind::Code, &hash),
+                Kind::Code => self.slot_of(Kind::Node, &hash),
+            };
+            if let Some(twin) = twin.filter(|&twin| !self.request(twin).handed_out) {
+                self.hand_out(twin);
             }
-            self.fetches[depth] += 1;
-            let request = self.request_mut(slot);
-            request.handed_out = true;
-            hashes.push(request.hash);
+            hashes.push(hash);
         }
         hashes
+    }
+
+    /// Marks a request handed out, counting it toward its depth's cap.
+    fn hand_out(&mut self, slot: Slot) {
+        let depth = self.request(slot).path.len();
+        if self.fetches.len() <= depth {
+            self.fetches.resize(depth + 1, 0);
+        }
+        self.fetches[depth] += 1;
+        self.request_mut(slot).handed_out = true;
     }
 
     /// Accepts a delivered blob.

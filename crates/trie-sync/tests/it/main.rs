@@ -2,5 +2,7 @@
 
 mod builder_oracle;
 mod fixtures;
+mod scheduler;
+mod sync_harness;
 mod trie_check;
 mod vectors;
