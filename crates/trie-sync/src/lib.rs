@@ -9,6 +9,8 @@ mod leaf;
 mod nibbles;
 mod node;
 mod scheduler;
+#[cfg(feature = "synthetic")]
+mod synthetic;
 mod verify;
 
 pub use account::{AccountLeafCallback, StateAccount};
@@ -20,4 +22,6 @@ pub use leaf::{Leaf, LeafAction, LeafCallback, NoLeafCallback};
 pub use nibbles::{from_nibbles, hex_prefix_decode, hex_prefix_encode, to_nibbles};
 pub use node::{ChildRef, Node};
 pub use scheduler::{SchedulerConfig, TrieSync, DEFAULT_MAX_FETCHES_PER_DEPTH};
+#[cfg(feature = "synthetic")]
+pub use synthetic::{SyntheticConfig, SyntheticError, SyntheticState, SyntheticStats};
 pub use verify::{walk, MissingEntry, WalkError, WalkReport};
