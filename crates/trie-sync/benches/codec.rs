@@ -62,7 +62,7 @@ fn account_pairs(count: usize) -> Vec<([u8; 32], Vec<u8>)> {
 fn builder(c: &mut Criterion) {
     let mut group = c.benchmark_group("builder");
     group.sample_size(10).warm_up_time(Duration::from_millis(500));
-    for (name, count, seconds) in [("100k", 100_000, 4), ("1M", 1_000_000, 15)] {
+    for (name, count, seconds) in [("100k", 100_000, 6), ("1M", 1_000_000, 15)] {
         let pairs = account_pairs(count);
         group.throughput(Throughput::Elements(pairs.len() as u64));
         group.measurement_time(Duration::from_secs(seconds));

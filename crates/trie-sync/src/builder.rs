@@ -9,7 +9,9 @@
 //! Every node whose RLP is 32 bytes or longer is handed to the sink as `(keccak256(rlp), rlp)`, and so is
 //! the root whatever its length (a root is always looked up by hash). Smaller nodes are embedded in their
 //! parent and never emitted on their own. Nodes are emitted children first: a parent is emitted only
-//! after every node it references by hash, the order the sync scheduler commits in.
+//! after every node it references by hash, the order the sync scheduler commits in. The stream is not
+//! deduplicated: two identical subtries at different positions (same remaining path, same value) are
+//! emitted once each, under the same hash; a store keyed by hash absorbs that.
 
 use crate::{keccak256, NodeHash, EMPTY_ROOT, H256};
 
