@@ -1,11 +1,13 @@
 //! The in-memory backend.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use crate::{BatchOp, Error, KeyValueStore, Namespace, Result, WriteBatch};
 
-type Table = BTreeMap<Vec<u8>, Vec<u8>>;
+/// A hash map, not a B-tree: sync does point lookups of random 32-byte keys, where a B-tree pays a
+/// pointer chase per key comparison; only [`KeyValueStore::for_each`] needs order, and sorts.
+type Table = HashMap<Vec<u8>, Vec<u8>>;
 
 /// A store that lives in memory only: for tests, benches and throwaway syncs.
 ///
@@ -51,7 +53,10 @@ impl KeyValueStore for MemoryStore {
     }
 
     fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
-        for (key, value) in &self.read()?[namespace.index()] {
+        let tables = self.read()?;
+        let mut entries: Vec<(&Vec<u8>, &Vec<u8>)> = tables[namespace.index()].iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (key, value) in entries {
             visit(key, value);
         }
         Ok(())
