@@ -1,6 +1,22 @@
 //! Atomic write batches.
 
-use crate::Namespace;
+use crate::{Error, Namespace, Result};
+
+/// Longest key a store accepts, in bytes. Keys must also be non-empty.
+///
+/// These are fjall's limits, enforced by every backend so that code tested against
+/// [`MemoryStore`](crate::MemoryStore) never meets a key a production backend refuses. Sync's keys are
+/// 32-byte hashes and short metadata names, far inside them.
+pub const MAX_KEY_LEN: usize = u16::MAX as usize;
+
+/// Largest value a store accepts, in bytes: redb's limit (3 GiB), the tighter of the on-disk backends.
+pub const MAX_VALUE_LEN: usize = 3 << 30;
+
+/// Whether `key` is one a store can hold (non-empty, at most [`MAX_KEY_LEN`] bytes). Reads of any other
+/// key find nothing without asking the backend, which may refuse it.
+pub(crate) fn key_is_valid(key: &[u8]) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_LEN
+}
 
 /// One change in a [`WriteBatch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +100,26 @@ impl WriteBatch {
         self.size_bytes = 0;
     }
 
+    /// Checks every key and value against [`MAX_KEY_LEN`] and [`MAX_VALUE_LEN`], so a backend refuses
+    /// the whole batch before writing any of it.
+    pub(crate) fn check_limits(&self) -> Result<()> {
+        for op in &self.ops {
+            let (namespace, key) = match op {
+                BatchOp::Put { namespace, key, value } => {
+                    if value.len() > MAX_VALUE_LEN {
+                        return Err(Error::ValueTooLarge { namespace: *namespace, len: value.len() });
+                    }
+                    (namespace, key)
+                }
+                BatchOp::Delete { namespace, key } => (namespace, key),
+            };
+            if !key_is_valid(key) {
+                return Err(Error::InvalidKey { namespace: *namespace, len: key.len() });
+            }
+        }
+        Ok(())
+    }
+
     /// Consumes the batch into its operations.
     pub fn into_ops(self) -> Vec<BatchOp> {
         self.ops
@@ -104,5 +140,20 @@ mod tests {
         batch.clear();
         assert!(batch.is_empty());
         assert_eq!(batch.size_bytes(), 0);
+    }
+
+    #[test]
+    fn limits_refuse_empty_and_overlong_keys() {
+        let mut batch = WriteBatch::new();
+        batch.put(Namespace::Code, vec![1; MAX_KEY_LEN], vec![]);
+        assert!(batch.check_limits().is_ok());
+        batch.delete(Namespace::Meta, vec![]);
+        assert!(matches!(
+            batch.check_limits(),
+            Err(Error::InvalidKey { namespace: Namespace::Meta, len: 0 })
+        ));
+        batch.clear();
+        batch.put(Namespace::TrieNodes, vec![1; MAX_KEY_LEN + 1], vec![]);
+        assert!(matches!(batch.check_limits(), Err(Error::InvalidKey { len, .. }) if len == MAX_KEY_LEN + 1));
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::Namespace;
+
 /// What went wrong in a store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -54,6 +56,24 @@ pub enum Error {
         operation: &'static str,
         /// The backend's own message.
         detail: String,
+    },
+    /// A batch held an empty key or one longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN); nothing of the
+    /// batch was written.
+    #[error("a key of {len} bytes in {namespace}: keys must be 1 to {max} bytes", max = crate::MAX_KEY_LEN)]
+    InvalidKey {
+        /// The namespace written to.
+        namespace: Namespace,
+        /// The key's length.
+        len: usize,
+    },
+    /// A batch held a value longer than [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN); nothing of the batch
+    /// was written.
+    #[error("a value of {len} bytes in {namespace}: values must be at most {max} bytes", max = crate::MAX_VALUE_LEN)]
+    ValueTooLarge {
+        /// The namespace written to.
+        namespace: Namespace,
+        /// The value's length.
+        len: usize,
     },
     /// A thread panicked while holding the in-memory store's lock; its content may be half-written.
     #[error("in-memory store lock poisoned by a panicking writer")]

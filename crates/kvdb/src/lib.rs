@@ -6,8 +6,14 @@
 //!
 //! Start from [`KeyValueStore`] and a backend:
 //! - [`MemoryStore`]: in memory, for tests and throwaway syncs.
-//! - `RedbStore` (feature `redb`, on by default): one durable file; the embedded default.
-//! - `FjallStore` (feature `fjall`): an LSM engine in a directory.
+//! - `RedbStore` (feature `redb`, on by default): one durable [redb](https://docs.rs/redb) file; the
+//!   embedded default. Opened with `RedbOptions`.
+//! - `FjallStore` (feature `fjall`): a [fjall](https://docs.rs/fjall) LSM directory, proof that the
+//!   trait swaps cleanly. Opened with `FjallOptions`.
+//!
+//! Every backend applies a [`WriteBatch`] atomically (readers and crashes see all of it or none of
+//! it), and the on-disk ones take a [`Durability`] setting that trades how many of the latest batches
+//! a crash may lose for write throughput. Keys are 1 to [`MAX_KEY_LEN`] bytes in every backend.
 //!
 //! ```
 //! use kvdb::{KeyValueStore, MemoryStore, Namespace, WriteBatch};
@@ -21,17 +27,52 @@
 //! # Ok::<(), kvdb::Error>(())
 //! ```
 //!
+//! On disk, with a durable commit every 16 batches and an explicit [`KeyValueStore::flush`] at a
+//! checkpoint:
+//!
+//! ```
+//! # #[cfg(feature = "redb")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use kvdb::{Durability, KeyValueStore, Namespace, RedbOptions, RedbStore, WriteBatch};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let options = RedbOptions::new().durability(Durability::periodic(16));
+//! let store = RedbStore::open(dir.path().join("state.redb"), options)?;
+//! let mut batch = WriteBatch::new();
+//! batch.put(Namespace::Meta, b"progress".to_vec(), 42u64.to_be_bytes().to_vec());
+//! store.write(batch)?;
+//! store.flush()?; // everything so far survives a power loss
+//! drop(store);
+//!
+//! let store = RedbStore::open(dir.path().join("state.redb"), RedbOptions::new())?;
+//! assert_eq!(store.get(Namespace::Meta, b"progress")?, Some(42u64.to_be_bytes().to_vec()));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "redb"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Features
-//! - `redb` (default): the [redb](https://docs.rs/redb) backend.
-//! - `fjall`: the [fjall](https://docs.rs/fjall) backend.
+//! - `redb` (default): the [redb](https://docs.rs/redb) backend, `RedbStore`.
+//! - `fjall`: the [fjall](https://docs.rs/fjall) backend, `FjallStore`.
 
 mod batch;
+mod durability;
 mod error;
+#[cfg(feature = "fjall")]
+mod fjall;
 mod memory;
 mod namespace;
+#[cfg(feature = "redb")]
+mod redb;
 mod store;
 
-pub use batch::{BatchOp, WriteBatch};
+#[cfg(feature = "fjall")]
+pub use self::fjall::{FjallOptions, FjallStore};
+#[cfg(feature = "redb")]
+pub use self::redb::{RedbOptions, RedbStore};
+pub use batch::{BatchOp, WriteBatch, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use durability::Durability;
 pub use error::{Error, Result};
 pub use memory::MemoryStore;
 pub use namespace::Namespace;

@@ -38,6 +38,7 @@ impl KeyValueStore for MemoryStore {
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
+        batch.check_limits()?;
         let mut tables = self.tables.write().map_err(|_| Error::Poisoned)?;
         for op in batch.into_ops() {
             match op {
