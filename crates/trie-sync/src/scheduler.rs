@@ -2,10 +2,12 @@
 
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::mem::size_of;
 
+use foldhash::HashMap;
 use kvdb::{KeyValueStore, Namespace, WriteBatch};
+use smallvec::SmallVec;
 use tracing::trace;
 
 use crate::{
@@ -50,6 +52,13 @@ impl Kind {
 /// Index of a request in the scheduler's slab.
 type Slot = u32;
 
+/// A nibble path, inline up to 80 nibbles: an account (64) plus the top of its storage trie, which
+/// covers nearly every node of a real state without a heap allocation per request.
+pub(crate) type NibblePath = SmallVec<[u8; 80]>;
+
+/// Leaf values found in one node with their full paths: almost always one (a leaf node) or none.
+pub(crate) type LeafValues<'a> = SmallVec<[(NibblePath, &'a [u8]); 2]>;
+
 /// A scheduled retrieval: from being added until it and everything below it is complete.
 #[derive(Debug)]
 struct Request {
@@ -57,11 +66,11 @@ struct Request {
     kind: Kind,
     /// Nibbles from the sync root (a subtrie's requests carry the path of the leaf that added it):
     /// the depth orders the queue and leaf callbacks see full paths.
-    path: Box<[u8]>,
+    path: NibblePath,
     /// The delivered bytes, held from processing until every dependency is complete.
     data: Option<Vec<u8>>,
     /// Requests waiting for this one; a parent appears once per reference it holds.
-    parents: Vec<Slot>,
+    parents: SmallVec<[Slot; 2]>,
     /// Dependencies not yet complete; the request completes when this is 0 after processing.
     deps: u32,
     /// Whether the leaf callback runs for leaves found in this node and its descendants.
@@ -134,10 +143,11 @@ impl MemBatch {
 }
 
 /// A child found while processing a node, not yet held anywhere.
+#[derive(Debug)]
 struct Dependency {
     hash: NodeHash,
     kind: Kind,
-    path: Vec<u8>,
+    path: NibblePath,
     notify_leaves: bool,
 }
 
@@ -179,6 +189,10 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     waiting_bytes: usize,
     /// Reused buffer for the callback's actions.
     actions: Vec<LeafAction>,
+    /// Reused buffers of the hot path, so processing a node allocates little.
+    scratch_children: Vec<(NodeHash, NibblePath)>,
+    scratch_dependencies: Vec<Dependency>,
+    scratch_ready: Vec<Slot>,
 }
 
 impl<S: KeyValueStore> TrieSync<S> {
@@ -209,13 +223,16 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             config: SchedulerConfig { max_fetches_per_depth: config.max_fetches_per_depth.max(1) },
             requests: Vec::new(),
             free: Vec::new(),
-            nodes: HashMap::new(),
-            codes: HashMap::new(),
+            nodes: HashMap::default(),
+            codes: HashMap::default(),
             queue: BinaryHeap::new(),
             fetches: Vec::new(),
             membatch: MemBatch::default(),
             waiting_bytes: 0,
             actions: Vec::new(),
+            scratch_children: Vec::new(),
+            scratch_dependencies: Vec::new(),
+            scratch_ready: Vec::new(),
         };
         sync.add_sub_trie(root, &[], None, true)?;
         Ok(sync)
@@ -266,7 +283,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
         if self.is_held(hash, kind)? {
             return Ok(());
         }
-        let dependency = Dependency { hash, kind, path: path.to_vec(), notify_leaves };
+        let dependency = Dependency { hash, kind, path: NibblePath::from_slice(path), notify_leaves };
         self.link(dependency, parent);
         if let Some(parent) = parent {
             self.request_mut(parent).deps += 1;
@@ -373,19 +390,22 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
         let (hash, notify_leaves) = (request.hash, request.notify_leaves);
         let node = Node::decode(data).map_err(|source| SyncError::BadNode { hash, source })?;
 
-        let mut children = Vec::new();
-        let mut leaves = Vec::new();
-        let mut path = request.path.to_vec();
+        let mut path = request.path.clone();
+        let mut children = std::mem::take(&mut self.scratch_children);
+        let mut leaves = LeafValues::new();
+        children.clear();
         collect(&node, &mut path, &mut children, &mut leaves);
 
         // Find every dependency before changing anything, so a store or callback error leaves the
         // scheduler as it was.
-        let mut dependencies = Vec::with_capacity(children.len());
-        for (child, path) in children {
+        let mut dependencies = std::mem::take(&mut self.scratch_dependencies);
+        dependencies.clear();
+        for (child, path) in children.drain(..) {
             if !self.is_held(child, Kind::Node)? {
                 dependencies.push(Dependency { hash: child, kind: Kind::Node, path, notify_leaves });
             }
         }
+        self.scratch_children = children;
         if notify_leaves {
             for (path, value) in leaves {
                 self.actions.clear();
@@ -393,8 +413,8 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
                 self.callback
                     .on_leaf(&leaf, &mut self.actions)
                     .map_err(|source| SyncError::BadLeaf { hash, source })?;
-                for action in std::mem::take(&mut self.actions) {
-                    let (hash, kind, notify_leaves) = match action {
+                for index in 0..self.actions.len() {
+                    let (hash, kind, notify_leaves) = match self.actions[index] {
                         LeafAction::SubTrie { root, notify_leaves } => (root, Kind::Node, notify_leaves),
                         LeafAction::RawEntry { hash } => (hash, Kind::Code, false),
                     };
@@ -406,9 +426,10 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
         }
 
         let count = dependencies.len() as u32;
-        for dependency in dependencies {
+        for dependency in dependencies.drain(..) {
             self.link(dependency, Some(slot));
         }
+        self.scratch_dependencies = dependencies;
         self.request_mut(slot).deps += count;
         trace!(target: "trie_sync::scheduler", ?hash, dependencies = count, "processed node");
         Ok(())
@@ -427,7 +448,8 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     /// Moves a request whose dependencies are all complete into the batch, then any parent this
     /// completes in turn.
     fn complete(&mut self, slot: Slot) {
-        let mut ready = vec![slot];
+        let mut ready = std::mem::take(&mut self.scratch_ready);
+        ready.push(slot);
         while let Some(slot) = ready.pop() {
             let Some(request) = self.requests[slot as usize].take() else { continue };
             self.free.push(slot);
@@ -449,6 +471,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
                 }
             }
         }
+        self.scratch_ready = ready;
     }
 
     /// Schedules `dependency` (or links `parent` to the existing request for it).
@@ -482,7 +505,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
         self.requests[slot as usize] = Some(Request {
             hash,
             kind,
-            path: path.into_boxed_slice(),
+            path,
             data: None,
             parents: parent.into_iter().collect(),
             deps: 0,
@@ -565,9 +588,9 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
 /// their full paths. `path` is the node's own path; it is restored before returning.
 pub(crate) fn collect<'a>(
     node: &'a Node,
-    path: &mut Vec<u8>,
-    children: &mut Vec<(NodeHash, Vec<u8>)>,
-    leaves: &mut Vec<(Vec<u8>, &'a [u8])>,
+    path: &mut NibblePath,
+    children: &mut Vec<(NodeHash, NibblePath)>,
+    leaves: &mut LeafValues<'a>,
 ) {
     let base = path.len();
     match node {
@@ -597,9 +620,9 @@ pub(crate) fn collect<'a>(
 
 fn collect_child<'a>(
     child: &'a ChildRef,
-    path: &mut Vec<u8>,
-    children: &mut Vec<(NodeHash, Vec<u8>)>,
-    leaves: &mut Vec<(Vec<u8>, &'a [u8])>,
+    path: &mut NibblePath,
+    children: &mut Vec<(NodeHash, NibblePath)>,
+    leaves: &mut LeafValues<'a>,
 ) {
     match child {
         ChildRef::Hash(hash) => children.push((*hash, path.clone())),

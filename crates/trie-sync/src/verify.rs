@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use kvdb::{KeyValueStore, Namespace};
 
-use crate::scheduler::collect;
+use crate::scheduler::{collect, LeafValues, NibblePath};
 use crate::{
     keccak256, Leaf, LeafAction, LeafCallback, Node, NodeError, NodeHash, EMPTY_CODE_HASH, EMPTY_ROOT,
 };
@@ -102,9 +102,9 @@ where
     let mut report = WalkReport::default();
     let mut seen_dependencies: HashSet<(NodeHash, bool)> = HashSet::new();
     // (hash, path, watched leaves?)
-    let mut stack: Vec<(NodeHash, Vec<u8>, bool)> = Vec::new();
+    let mut stack: Vec<(NodeHash, NibblePath, bool)> = Vec::new();
     if root != EMPTY_ROOT {
-        stack.push((root, Vec::new(), true));
+        stack.push((root, NibblePath::new(), true));
     }
     let mut actions = Vec::new();
     let missing = |report: &mut WalkReport, hash, raw, path: &[u8]| {
@@ -127,7 +127,7 @@ where
         report.bytes += data.len() as u64;
         let node = Node::decode(&data).map_err(|source| WalkError::BadNode { hash, source })?;
         let mut children = Vec::new();
-        let mut leaves = Vec::new();
+        let mut leaves = LeafValues::new();
         let mut node_path = path.clone();
         collect(&node, &mut node_path, &mut children, &mut leaves);
         // Reverse so the leftmost child is walked first.
