@@ -20,6 +20,8 @@ async fn next(inbox: &mut PeerEventReceiver) -> PeerEvent {
         .expect("open")
 }
 
+/// Written over the storage trait so that every backend can be stamped out below (a redb store joins
+/// once kvdb has its redb backend).
 async fn request_and_receive(store: std::sync::Arc<dyn KeyValueStore>) {
     let head_root = H256::repeat_byte(0x77);
     let config =
