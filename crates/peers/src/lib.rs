@@ -1,0 +1,87 @@
+//! Peers for statesync: who we download state from, and how we talk to them.
+//!
+//! This crate knows messages and connections, not tries: it moves requests for blobs by hash and the
+//! blobs that come back, and leaves verifying them (hashing) to the sync layers above.
+//!
+//! Good starting points:
+//! - [`Peer`]: the transport abstraction the sync layers use. Requests are fire-and-forget; answers and
+//!   lost connections come back as [`PeerEvent`]s on a bounded channel made by [`peer_events`].
+//! - [`PeerSet`]: the connected peers, which are idle, how many items each should be asked for
+//!   (throughput × target round trip, after go-ethereum's `msgrate`), the request timeout, and
+//!   subscriptions to joins and drops.
+//! - Transports: [`InProcessPeer`] (with fault injection, for tests) and [`TcpPeer`]; and the server
+//!   side, [`NodeDataServer`], answering from any [`kvdb::KeyValueStore`] through [`answer_node_data`].
+//! - The wire protocol v1 codec: [`Message`], [`encode_frame`], [`decode_frame_header`], with the
+//!   limits [`MAX_FRAME_BYTES`], [`MAX_HASHES_PER_REQUEST`] and [`SOFT_RESPONSE_BYTES`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use kvdb::{KeyValueStore, MemoryStore, Namespace, WriteBatch};
+//! use peers::{peer_events, InProcessPeer, Peer, PeerEvent, PeerSet, H256};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A store holding one node (its key would be the keccak-256 of its bytes).
+//! let store = Arc::new(MemoryStore::new());
+//! let hash = H256::repeat_byte(7);
+//! let mut batch = WriteBatch::new();
+//! batch.put(Namespace::TrieNodes, hash.as_bytes().to_vec(), b"node".to_vec());
+//! store.write(batch)?;
+//!
+//! // One peer serving it, in this process, registered in a set.
+//! let (events, mut inbox) = peer_events(16);
+//! let set = PeerSet::default();
+//! set.register(InProcessPeer::new("honest", store, events))?;
+//!
+//! // Ask the best idle peer for as many hashes as its capacity allows.
+//! let best = set.node_data_idle_peers().remove(0);
+//! assert!(best.capacity >= 1);
+//! set.mark_busy(best.peer.id());
+//! best.peer.request_node_data(1, vec![hash]).await?;
+//!
+//! // The answer arrives as an event; the caller verifies it and reports the delivery.
+//! match inbox.recv().await {
+//!     Some(PeerEvent::NodeData { peer, request_id: 1, blobs }) => {
+//!         assert_eq!(blobs, vec![b"node".to_vec()]);
+//!         set.set_node_data_idle(&peer, blobs.len(), Duration::from_millis(5));
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//! None: the TCP transport and server use tokio, which every user of this crate needs anyway.
+
+mod answer;
+mod error;
+mod event;
+mod frame;
+mod handshake;
+mod id;
+mod in_process;
+mod message;
+mod peer;
+mod peer_set;
+mod rate;
+mod rlp_reader;
+mod server;
+mod tcp;
+
+pub use answer::{answer_node_data, SOFT_RESPONSE_BYTES};
+pub use error::{PeerError, Result, RlpProblem, WireError};
+pub use event::{peer_events, DisconnectCause, PeerEvent, PeerEventReceiver, PeerEventSender};
+pub use frame::{decode_frame_header, encode_frame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES};
+pub use handshake::TcpConfig;
+pub use id::PeerId;
+pub use in_process::{Behaviour, Fault, InProcessPeer};
+pub use message::{DisconnectReason, Message, MAX_HASHES_PER_REQUEST, PROTOCOL_VERSION};
+pub use peer::Peer;
+pub use peer_set::{IdlePeer, PeerNotice, PeerSet, PeerSetConfig, PeerStats, PeerSubscription};
+pub use primitive_types::H256;
+pub use rate::RateConfig;
+pub use server::{NodeDataServer, ServerConfig, ShutdownHandle};
+pub use tcp::TcpPeer;

@@ -1,0 +1,223 @@
+//! The TCP transport, client side: a connected [`Peer`] speaking wire v1.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{watch, Mutex};
+use tracing::Instrument;
+
+use crate::frame::{read_message, ReadError};
+use crate::handshake::{handshake, send, send_disconnect};
+use crate::{
+    DisconnectCause, DisconnectReason, Message, Peer, PeerError, PeerEvent, PeerEventSender, PeerId,
+    TcpConfig, WireError, H256, MAX_HASHES_PER_REQUEST,
+};
+
+/// A peer reached over TCP: connected, handshaken, with a reader task turning its frames into
+/// [`PeerEvent`]s.
+///
+/// Requests are written under a lock (one frame at a time) within [`TcpConfig::write_timeout`]. The
+/// reader task ends the connection on EOF, on an I/O error, on a Disconnect from the peer, on any
+/// protocol breach (answering Disconnect{protocol breach}), or when we disconnect or drop the last
+/// handle; it then emits one [`PeerEvent::Disconnected`].
+pub struct TcpPeer {
+    id: PeerId,
+    remote_addr: SocketAddr,
+    remote_head_root: H256,
+    connection: Arc<Connection>,
+}
+
+/// What the handle and the reader task share.
+struct Connection {
+    /// The write half; `None` once the connection is closed.
+    writer: Mutex<Option<OwnedWriteHalf>>,
+    /// Set (once) when we close the connection, with the reason to send; the reader task watches it.
+    close: watch::Sender<Option<DisconnectReason>>,
+    config: TcpConfig,
+}
+
+impl std::fmt::Debug for TcpPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpPeer").field("id", &self.id).field("remote_addr", &self.remote_addr).finish()
+    }
+}
+
+impl TcpPeer {
+    /// Connects to `addr`, exchanges Status (a version or network mismatch fails, after telling the peer
+    /// with Disconnect), and starts the reader task reporting to `events`. The peer's id is its address.
+    #[tracing::instrument(target = "peers::tcp", skip_all, fields(%addr))]
+    pub async fn connect(
+        addr: SocketAddr,
+        config: TcpConfig,
+        events: PeerEventSender,
+    ) -> Result<Arc<TcpPeer>, PeerError> {
+        let id = PeerId::from(addr);
+        let mut stream = match tokio::time::timeout(config.handshake_timeout, TcpStream::connect(addr)).await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => return Err(PeerError::Io { peer: id, source }),
+            Err(_) => return Err(PeerError::HandshakeTimeout { peer: id }),
+        };
+        // Requests are small and latency-bound: send them at once.
+        let _ = stream.set_nodelay(true);
+        let status = match handshake(&mut stream, &id, &config).await {
+            Ok(status) => status,
+            Err(error) => {
+                let _ = stream.shutdown().await;
+                return Err(error);
+            }
+        };
+        tracing::debug!(target: "peers::tcp", peer = %id, "connected");
+        let (reader, writer) = stream.into_split();
+        let (close, closed) = watch::channel(None);
+        let connection = Arc::new(Connection { writer: Mutex::new(Some(writer)), close, config });
+        let task = read_loop(id.clone(), reader, connection.clone(), closed, events);
+        tokio::spawn(task.instrument(tracing::debug_span!(target: "peers::tcp", "reader", peer = %id)));
+        Ok(Arc::new(TcpPeer { id, remote_addr: addr, remote_head_root: status.head_root, connection }))
+    }
+
+    /// The peer's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// The state root the peer announced in its Status.
+    pub fn remote_head_root(&self) -> H256 {
+        self.remote_head_root
+    }
+
+    /// Whether we have closed the connection (the peer closing it shows as a
+    /// [`PeerEvent::Disconnected`] and failing requests).
+    pub fn is_closed(&self) -> bool {
+        self.connection.close.borrow().is_some()
+    }
+}
+
+impl Drop for TcpPeer {
+    fn drop(&mut self) {
+        // Stops the reader task, which says goodbye to the peer.
+        self.connection.request_close(DisconnectReason::Requested);
+    }
+}
+
+impl Connection {
+    /// Asks the reader task to close the connection with `reason`, unless it is already closing.
+    fn request_close(&self, reason: DisconnectReason) {
+        self.close.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(reason);
+            true
+        });
+    }
+
+    /// Writes `message`; on failure the connection is closed.
+    async fn write(&self, peer: &PeerId, message: &Message) -> Result<(), PeerError> {
+        let mut writer = self.writer.lock().await;
+        let Some(half) = writer.as_mut() else { return Err(PeerError::Disconnected { peer: peer.clone() }) };
+        let result = send(half, message, peer, self.config.write_timeout).await;
+        if let Err(error) = &result {
+            *writer = None;
+            let reason = match error {
+                PeerError::WriteTimeout { .. } => DisconnectReason::Timeout,
+                _ => DisconnectReason::NetworkError,
+            };
+            drop(writer);
+            self.request_close(reason);
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Peer for TcpPeer {
+    fn id(&self) -> &PeerId {
+        &self.id
+    }
+
+    async fn request_node_data(&self, request_id: u64, hashes: Vec<H256>) -> Result<(), PeerError> {
+        if hashes.len() > MAX_HASHES_PER_REQUEST {
+            return Err(PeerError::RequestTooLarge {
+                peer: self.id.clone(),
+                count: hashes.len(),
+                max: MAX_HASHES_PER_REQUEST,
+            });
+        }
+        if self.is_closed() {
+            return Err(PeerError::Disconnected { peer: self.id.clone() });
+        }
+        self.connection.write(&self.id, &Message::GetNodeData { request_id, hashes }).await
+    }
+
+    async fn disconnect(&self, reason: DisconnectReason) {
+        self.connection.request_close(reason);
+    }
+}
+
+/// Reads frames until the connection ends, forwarding answers; then closes the write half (saying
+/// Disconnect when we are the ones closing) and emits Disconnected.
+async fn read_loop(
+    peer: PeerId,
+    mut reader: OwnedReadHalf,
+    connection: Arc<Connection>,
+    mut closed: watch::Receiver<Option<DisconnectReason>>,
+    events: PeerEventSender,
+) {
+    let (cause, goodbye) = loop {
+        let read = tokio::select! {
+            biased;
+            changed = closed.changed() => {
+                // An error means every handle is gone: close as if asked to.
+                let reason = if changed.is_ok() { *closed.borrow() } else { None };
+                let reason = reason.unwrap_or(DisconnectReason::Requested);
+                break (DisconnectCause::Local { reason }, Some(reason));
+            }
+            read = read_message(&mut reader) => read,
+        };
+        match read {
+            Ok(Some(Message::NodeData { request_id, blobs })) => {
+                let event = PeerEvent::NodeData { peer: peer.clone(), request_id, blobs };
+                if !events.send(event).await {
+                    // Nobody listens any more.
+                    break (
+                        DisconnectCause::Local { reason: DisconnectReason::Requested },
+                        Some(DisconnectReason::Requested),
+                    );
+                }
+            }
+            Ok(Some(Message::GetNodeData { request_id, .. })) => {
+                // A client serves nothing: answer with no blobs, as a server missing every hash would.
+                let _ = connection.write(&peer, &Message::NodeData { request_id, blobs: Vec::new() }).await;
+            }
+            Ok(Some(Message::Disconnect { reason })) => break (DisconnectCause::Remote { reason }, None),
+            Ok(Some(message @ Message::Status { .. })) => {
+                let error = WireError::UnexpectedMessage { message: message.name() };
+                break (DisconnectCause::ProtocolBreach { error }, Some(DisconnectReason::ProtocolBreach));
+            }
+            Ok(None) => break (DisconnectCause::ConnectionLost { kind: io::ErrorKind::UnexpectedEof }, None),
+            Err(ReadError::Wire(error)) => {
+                break (DisconnectCause::ProtocolBreach { error }, Some(DisconnectReason::ProtocolBreach))
+            }
+            Err(ReadError::Io(error)) => {
+                break (DisconnectCause::ConnectionLost { kind: error.kind() }, None)
+            }
+        }
+    };
+    // Refuse requests from now on, then close the write half.
+    connection.request_close(DisconnectReason::Requested);
+    let writer = connection.writer.lock().await.take();
+    if let Some(mut writer) = writer {
+        if let Some(reason) = goodbye {
+            send_disconnect(&mut writer, reason, &peer, connection.config.write_timeout).await;
+        }
+        let _ = writer.shutdown().await;
+    }
+    tracing::debug!(target: "peers::tcp", %peer, %cause, "disconnected");
+    events.send(PeerEvent::Disconnected { peer, cause }).await;
+}

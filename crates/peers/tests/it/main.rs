@@ -1,0 +1,8 @@
+//! Integration tests of the peers crate, one module per topic.
+
+mod fixtures;
+mod in_process;
+mod peer_set;
+mod server;
+mod tcp;
+mod wire;

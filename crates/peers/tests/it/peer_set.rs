@@ -1,0 +1,140 @@
+//! The peer set: membership notices, idle peers and capacities.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use peers::{peer_events, InProcessPeer, PeerError, PeerId, PeerNotice, PeerSet, PeerSetConfig};
+
+use crate::fixtures::*;
+
+fn peer(name: &str) -> Arc<InProcessPeer> {
+    let (events, _inbox) = peer_events(1);
+    InProcessPeer::new(name, store(0), events)
+}
+
+#[tokio::test]
+async fn joins_and_drops_are_notified() {
+    let set = PeerSet::default();
+    let mut joins = set.subscribe_joins();
+    let mut drops = set.subscribe_drops();
+    set.register(peer("a")).unwrap();
+    set.register(peer("b")).unwrap();
+    let error = set.register(peer("a")).unwrap_err();
+    assert!(matches!(&error, PeerError::AlreadyRegistered { peer } if peer.as_str() == "a"));
+    assert_eq!(set.len(), 2);
+    assert_eq!(set.ids(), vec![PeerId::from("a"), PeerId::from("b")]);
+    assert_eq!(set.get(&"b".into()).unwrap().id().as_str(), "b");
+
+    assert!(set.unregister(&"a".into()).is_some());
+    assert!(set.unregister(&"a".into()).is_none(), "a second unregister is a no-op");
+    assert_eq!(set.len(), 1);
+    assert!(set.get(&"a".into()).is_none());
+
+    assert_eq!(joins.recv().await, Some(PeerNotice::Peer("a".into())));
+    assert_eq!(joins.recv().await, Some(PeerNotice::Peer("b".into())));
+    assert_eq!(joins.try_recv(), None, "a failed register is not a join");
+    assert_eq!(drops.recv().await, Some(PeerNotice::Peer("a".into())));
+    assert_eq!(drops.try_recv(), None);
+
+    drop(set);
+    assert_eq!(joins.recv().await, None, "the subscription ends with the set");
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_does_not_block_the_set_and_learns_what_it_missed() {
+    let set = PeerSet::new(PeerSetConfig { notification_buffer: 4, ..PeerSetConfig::default() });
+    let mut joins = set.subscribe_joins();
+    let _never_read = set.subscribe_drops();
+    for i in 0..100 {
+        set.register(peer(&format!("p{i:03}"))).unwrap();
+    }
+    for i in 0..100 {
+        set.unregister(&format!("p{i:03}").into()).unwrap();
+    }
+    assert!(set.is_empty());
+    // 96 notices were lost; the 4 newest are still there.
+    assert_eq!(joins.recv().await, Some(PeerNotice::Missed { count: 96 }));
+    for i in 96..100 {
+        assert_eq!(joins.recv().await, Some(PeerNotice::Peer(format!("p{i:03}").into())));
+    }
+    assert_eq!(joins.try_recv(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_peers_are_sorted_by_capacity_and_busy_ones_excluded() {
+    let set = PeerSet::default();
+    for name in ["fast", "slow", "medium", "fresh"] {
+        set.register(peer(name)).unwrap();
+    }
+    // Every peer starts at the set's mean throughput: nothing measured yet, so one item each,
+    // in id order.
+    let idle = set.node_data_idle_peers();
+    let order: Vec<_> = idle.iter().map(|p| (p.peer.id().to_string(), p.capacity)).collect();
+    assert_eq!(
+        order,
+        [("fast", 1), ("fresh", 1), ("medium", 1), ("slow", 1)].map(|(n, c)| (n.to_string(), c))
+    );
+
+    for (name, delivered) in [("fast", 300), ("medium", 100), ("slow", 10)] {
+        let id = PeerId::from(name);
+        set.mark_busy(&id);
+        set.set_node_data_idle(&id, delivered, Duration::from_secs(1));
+    }
+    let target = set.target_rtt();
+    assert_eq!(target, Duration::from_secs(18), "no tuning yet: 0.9 x 20 s");
+    let idle = set.node_data_idle_peers();
+    let names: Vec<_> = idle.iter().map(|p| p.peer.id().to_string()).collect();
+    assert_eq!(names, ["fast", "medium", "slow", "fresh"]);
+    let capacities: Vec<_> = idle.iter().map(|p| p.capacity).collect();
+    // fast: 30 items/s x 18 s overestimated = 547 -> clamped to 384; medium: ceil(1 + 1.01 x 10 x 18)
+    // = 183; slow: ceil(1 + 1.01 x 1 x 18) = 20; fresh: 1.
+    assert_eq!(capacities, [384, 183, 20, 1]);
+
+    set.mark_busy(&"fast".into());
+    set.mark_busy(&"slow".into());
+    let names: Vec<_> = set.node_data_idle_peers().iter().map(|p| p.peer.id().to_string()).collect();
+    assert_eq!(names, ["medium", "fresh"]);
+    assert!(!set.stats(&"fast".into()).unwrap().idle);
+
+    // A timeout (nothing delivered) makes the peer idle again with the minimum capacity.
+    set.set_node_data_idle(&"fast".into(), 0, set.request_timeout());
+    let idle = set.node_data_idle_peers();
+    let fast = idle.iter().find(|p| p.peer.id().as_str() == "fast").unwrap();
+    assert_eq!(fast.capacity, 1);
+    // Unknown peers are ignored.
+    set.mark_busy(&"nobody".into());
+    set.set_node_data_idle(&"nobody".into(), 5, Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_newcomer_starts_from_the_mean_throughput() {
+    let set = PeerSet::default();
+    set.register(peer("a")).unwrap();
+    set.register(peer("b")).unwrap();
+    set.set_node_data_idle(&"a".into(), 100, Duration::from_secs(1)); // 10 items/s
+    set.set_node_data_idle(&"b".into(), 300, Duration::from_secs(1)); // 30 items/s
+    set.register(peer("c")).unwrap();
+    let stats = set.stats(&"c".into()).unwrap();
+    assert!((stats.items_per_sec - 20.0).abs() < 1e-9);
+    assert!(stats.idle);
+}
+
+#[tokio::test(start_paused = true)]
+async fn target_rtt_and_timeout_tune_towards_measured_round_trips() {
+    let set = PeerSet::default();
+    set.register(peer("a")).unwrap();
+    assert_eq!(set.target_rtt(), Duration::from_secs(18));
+    assert_eq!(set.request_timeout(), Duration::from_secs(60));
+    // The peer answers in 2 s, many times, while (virtual) time passes.
+    for _ in 0..200 {
+        set.mark_busy(&"a".into());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        set.set_node_data_idle(&"a".into(), 50, Duration::from_secs(2));
+        let _ = set.target_rtt();
+    }
+    let target = set.target_rtt();
+    assert!(target < Duration::from_secs(3), "target {target:?} converges towards 0.9 x 2 s");
+    let timeout = set.request_timeout();
+    assert!(timeout < Duration::from_secs(8), "timeout {timeout:?} converges towards 3 x 2 s");
+    assert!(timeout >= Duration::from_secs(6));
+}

@@ -1,0 +1,215 @@
+//! The TCP transport end to end, against our server and against hostile ones.
+
+use std::io;
+use std::time::Duration;
+
+use kvdb::KeyValueStore;
+use peers::{
+    encode_frame, peer_events, DisconnectCause, DisconnectReason, Peer, PeerError, PeerEvent,
+    PeerEventReceiver, ServerConfig, TcpConfig, TcpPeer, WireError, H256, MAX_FRAME_BYTES,
+};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+use crate::fixtures::*;
+
+async fn next(inbox: &mut PeerEventReceiver) -> PeerEvent {
+    tokio::time::timeout(Duration::from_secs(10), inbox.recv())
+        .await
+        .expect("an event within 10 s")
+        .expect("open")
+}
+
+/// Written over the storage trait so that every backend can be stamped out below (a redb store joins
+/// once kvdb has its redb backend).
+async fn request_and_receive(store: std::sync::Arc<dyn KeyValueStore>) {
+    let head_root = H256::repeat_byte(0x77);
+    let config =
+        ServerConfig { tcp: TcpConfig { head_root, ..TcpConfig::default() }, ..ServerConfig::default() };
+    let server = serve(store, config).await;
+    let (events, mut inbox) = peer_events(8);
+    let peer = TcpPeer::connect(server.addr, TcpConfig::default(), events).await.unwrap();
+    assert_eq!(peer.id().as_str(), server.addr.to_string());
+    assert_eq!(peer.remote_head_root(), head_root);
+
+    peer.request_node_data(42, vec![node_hash(3), missing_hash(0), code_hash(), node_hash(0)]).await.unwrap();
+    peer.request_node_data(43, vec![node_hash(1)]).await.unwrap();
+    assert_eq!(
+        next(&mut inbox).await,
+        PeerEvent::NodeData {
+            peer: peer.id().clone(),
+            request_id: 42,
+            blobs: vec![node_blob(3), code_blob(), node_blob(0)]
+        }
+    );
+    assert_eq!(
+        next(&mut inbox).await,
+        PeerEvent::NodeData { peer: peer.id().clone(), request_id: 43, blobs: vec![node_blob(1)] }
+    );
+
+    peer.disconnect(DisconnectReason::Requested).await;
+    assert_eq!(
+        next(&mut inbox).await,
+        PeerEvent::Disconnected {
+            peer: peer.id().clone(),
+            cause: DisconnectCause::Local { reason: DisconnectReason::Requested }
+        }
+    );
+    let error = peer.request_node_data(44, vec![node_hash(1)]).await.unwrap_err();
+    assert!(matches!(error, PeerError::Disconnected { .. }), "{error}");
+    assert!(error.is_connection_lost());
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn request_over_tcp_from_a_memory_store() {
+    request_and_receive(store(5)).await;
+}
+
+#[tokio::test]
+async fn too_large_requests_are_refused_locally() {
+    let server = serve(store(1), ServerConfig::default()).await;
+    let (events, _inbox) = peer_events(8);
+    let peer = TcpPeer::connect(server.addr, TcpConfig::default(), events).await.unwrap();
+    let error = peer.request_node_data(1, vec![H256::zero(); 385]).await.unwrap_err();
+    assert!(matches!(error, PeerError::RequestTooLarge { count: 385, max: 384, .. }));
+    // ...and the connection is still fine.
+    peer.request_node_data(2, vec![node_hash(0)]).await.unwrap();
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn server_shutdown_reaches_the_client_as_disconnected() {
+    let server = serve(store(1), ServerConfig::default()).await;
+    let (events, mut inbox) = peer_events(8);
+    let peer = TcpPeer::connect(server.addr, TcpConfig::default(), events).await.unwrap();
+    server.shut_down().await;
+    assert_eq!(
+        next(&mut inbox).await,
+        PeerEvent::Disconnected {
+            peer: peer.id().clone(),
+            cause: DisconnectCause::Remote { reason: DisconnectReason::Quitting }
+        }
+    );
+    assert!(peer.request_node_data(1, vec![node_hash(0)]).await.is_err());
+}
+
+/// A server that handshakes, then sends `after` raw bytes and keeps the connection open.
+async fn hostile_server(after: Vec<u8>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut client = RawClient { stream };
+        client.send(&status(1, 1)).await;
+        let _ = client.recv().await;
+        client.send_raw(&after).await;
+        // Hold the connection open until the client closes it.
+        let _ = client.recv().await;
+        let _ = client.recv().await;
+    });
+    addr
+}
+
+async fn breach_from_server(after: Vec<u8>) -> DisconnectCause {
+    let addr = hostile_server(after).await;
+    let (events, mut inbox) = peer_events(8);
+    let peer = TcpPeer::connect(addr, TcpConfig::default(), events).await.unwrap();
+    match next(&mut inbox).await {
+        PeerEvent::Disconnected { peer: id, cause } => {
+            assert_eq!(&id, peer.id());
+            cause
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_announcing_a_huge_frame_is_dropped_at_once() {
+    let cause = breach_from_server((MAX_FRAME_BYTES as u32 + 1).to_be_bytes().to_vec()).await;
+    assert_eq!(
+        cause,
+        DisconnectCause::ProtocolBreach {
+            error: WireError::FrameTooLarge { len: MAX_FRAME_BYTES + 1, max: MAX_FRAME_BYTES }
+        }
+    );
+    assert!(cause.is_peer_fault());
+}
+
+#[tokio::test]
+async fn a_server_sending_garbage_or_a_second_status_is_dropped() {
+    let cause = breach_from_server(vec![0, 0, 0, 2, 0x33, 0xc0]).await;
+    assert_eq!(cause, DisconnectCause::ProtocolBreach { error: WireError::UnknownCode { code: 0x33 } });
+    let cause = breach_from_server(encode_frame(&status(1, 1)).unwrap()).await;
+    assert_eq!(
+        cause,
+        DisconnectCause::ProtocolBreach { error: WireError::UnexpectedMessage { message: "Status" } }
+    );
+}
+
+#[tokio::test]
+async fn a_server_closing_mid_frame_is_a_lost_connection_or_breach() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut client = RawClient { stream };
+        client.send(&status(1, 1)).await;
+        let _ = client.recv().await;
+        client.send_raw(&[0, 0, 0, 50, 0x0e]).await;
+        client.stream.shutdown().await.unwrap();
+    });
+    let (events, mut inbox) = peer_events(8);
+    let _peer = TcpPeer::connect(addr, TcpConfig::default(), events).await.unwrap();
+    match next(&mut inbox).await {
+        PeerEvent::Disconnected { cause: DisconnectCause::ProtocolBreach { error }, .. } => {
+            assert_eq!(error, WireError::TruncatedFrame { expected: 50, got: 1 })
+        }
+        PeerEvent::Disconnected { cause: DisconnectCause::ConnectionLost { kind }, .. } => {
+            assert_ne!(kind, io::ErrorKind::Other)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_status_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (_stream, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    let (events, _inbox) = peer_events(8);
+    let config = TcpConfig { handshake_timeout: Duration::from_millis(200), ..TcpConfig::default() };
+    let error = TcpPeer::connect(addr, config, events).await.unwrap_err();
+    assert!(matches!(error, PeerError::HandshakeTimeout { .. }), "{error}");
+    assert!(error.is_peer_fault());
+}
+
+#[tokio::test]
+async fn dropping_the_handle_closes_the_connection() {
+    let server = serve(store(1), ServerConfig { max_peers: 1, ..ServerConfig::default() }).await;
+    let (events, mut inbox) = peer_events(8);
+    let peer = TcpPeer::connect(server.addr, TcpConfig::default(), events.clone()).await.unwrap();
+    let id = peer.id().clone();
+    drop(peer);
+    assert_eq!(
+        next(&mut inbox).await,
+        PeerEvent::Disconnected {
+            peer: id,
+            cause: DisconnectCause::Local { reason: DisconnectReason::Requested }
+        }
+    );
+    // The server's only slot frees up.
+    let mut connected = false;
+    for _ in 0..50 {
+        if TcpPeer::connect(server.addr, TcpConfig::default(), events.clone()).await.is_ok() {
+            connected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(connected);
+    server.shut_down().await;
+}
