@@ -103,8 +103,7 @@ fn shared_storage_and_code_are_requested_once() {
     let mut sync = state_sync(&source, &dest);
     let run = drive(&mut sync, &source, 64, Delivery::Shuffled, 5, |_, _| {});
     assert_no_hash_requested_twice(&run.requested);
-    let codes_requested =
-        run.requested.iter().filter(|hash| code_keys.contains(hash.as_bytes())).count();
+    let codes_requested = run.requested.iter().filter(|hash| code_keys.contains(hash.as_bytes())).count();
     assert_eq!(codes_requested, SHARED.codes);
     let report = walk_state(&dest, source.root);
     assert_eq!(report.watched_leaves, SHARED.accounts as u64);
