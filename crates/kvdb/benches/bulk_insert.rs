@@ -19,6 +19,7 @@ const BATCH_ENTRIES: [u64; 4] = [100, 1_000, 10_000, 100_000];
 /// A store is replaced once it holds this many entries (~330 MB), to bound memory and disk use.
 const MAX_ENTRIES: u64 = 1_000_000;
 /// Batches per durable commit in the periodic configurations.
+#[cfg(any(feature = "redb", feature = "fjall"))]
 const PERIODIC_EVERY: u32 = 16;
 
 fn splitmix(mut z: u64) -> u64 {
@@ -58,6 +59,7 @@ fn batch_bytes(entries: u64) -> usize {
 type Open = fn(&Path) -> Box<dyn KeyValueStore>;
 
 fn backends() -> Vec<(&'static str, Open)> {
+    #[cfg_attr(not(any(feature = "redb", feature = "fjall")), allow(unused_mut))]
     let mut backends: Vec<(&'static str, Open)> = vec![("memory", |_| Box::new(MemoryStore::new()))];
     #[cfg(feature = "redb")]
     {

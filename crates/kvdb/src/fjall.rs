@@ -60,6 +60,9 @@ impl FjallOptions {
 ///   operating-system crash loses the batches since the last durable one (fewer than `every`, or
 ///   since the last [`KeyValueStore::flush`]).
 ///
+/// Dropping the store makes fjall try a final fsync of its journal; call [`KeyValueStore::flush`] to
+/// get an error instead of its best effort.
+///
 /// Only one handle may have the directory open at a time: a second open fails with
 /// [`Error::Locked`].
 pub struct FjallStore {

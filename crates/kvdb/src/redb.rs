@@ -63,11 +63,6 @@ impl RedbOptions {
         self.check_integrity_on_open = enabled;
         self
     }
-
-    /// The durability setting.
-    pub fn durability_setting(&self) -> Durability {
-        self.durability
-    }
 }
 
 /// A [`KeyValueStore`] in one [redb](https://docs.rs/redb) file, one table per [`Namespace`].
@@ -85,6 +80,9 @@ impl RedbOptions {
 ///   batches, or the batches since the last [`KeyValueStore::flush`]); batches up to the last durable
 ///   one survive. redb cannot reuse freed pages until a durable commit, so the file grows a little
 ///   faster between them.
+///
+/// Dropping the store closes the file cleanly, which makes pending non-durable batches durable;
+/// call [`KeyValueStore::flush`] to get an error instead of redb's best effort.
 ///
 /// Only one handle may have the file open at a time (redb takes a file lock): a second open, in this
 /// process or another, fails with [`Error::Locked`].

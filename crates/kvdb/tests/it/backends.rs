@@ -40,6 +40,18 @@ mod redb_backends {
         }
     }
 
+    /// redb with the options that change how it commits and opens: quick repair (two-phase commits
+    /// that save the allocator state) and a checksum check of the whole file on every open.
+    pub(crate) struct RedbQuickRepair;
+
+    impl Backend for RedbQuickRepair {
+        type Store = RedbStore;
+        fn open(dir: &Path) -> kvdb::Result<RedbStore> {
+            let options = RedbOptions::new().quick_repair(true).check_integrity_on_open(true);
+            RedbStore::open(dir.join("db.redb"), options)
+        }
+    }
+
     /// redb with a durable commit every 4 batches, and a small cache to exercise eviction.
     pub(crate) struct RedbPeriodic;
 

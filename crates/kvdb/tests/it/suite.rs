@@ -407,6 +407,8 @@ suite!(memory, Memory);
 suite!(redb_immediate, RedbImmediate, persistent);
 #[cfg(feature = "redb")]
 suite!(redb_periodic, RedbPeriodic, persistent);
+#[cfg(feature = "redb")]
+suite!(redb_quick_repair, RedbQuickRepair, persistent);
 #[cfg(feature = "fjall")]
 suite!(fjall_immediate, FjallImmediate, persistent);
 #[cfg(feature = "fjall")]
