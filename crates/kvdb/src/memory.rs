@@ -1,13 +1,12 @@
 //! The in-memory backend.
 
-use std::collections::HashMap;
 use std::sync::RwLock;
 
 use crate::{BatchOp, Error, KeyValueStore, Namespace, Result, WriteBatch};
 
-/// A hash map, not a B-tree: sync does point lookups of random 32-byte keys, where a B-tree pays a
+/// A hash map (foldhash: fast, seeded per map), not a B-tree: sync does point lookups of random 32-byte keys, where a B-tree pays a
 /// pointer chase per key comparison; only [`KeyValueStore::for_each`] needs order, and sorts.
-type Table = HashMap<Vec<u8>, Vec<u8>>;
+type Table = foldhash::HashMap<Vec<u8>, Vec<u8>>;
 
 /// A store that lives in memory only: for tests, benches and throwaway syncs.
 ///
