@@ -1,8 +1,9 @@
 //! Ethereum accounts: the leaf values of the state trie, and the callback that follows them.
 
 use primitive_types::U256;
-use rlp::{Decodable, DecoderError, Encodable, Rlp, RlpStream};
+use rlp::{DecoderError, Encodable, RlpStream};
 
+use crate::rlp_item::split_item;
 use crate::{Leaf, LeafAction, LeafCallback, NodeHash, EMPTY_CODE_HASH, EMPTY_ROOT};
 
 /// An account as stored in the state trie: `rlp([nonce, balance, storage_root, code_hash])`.
@@ -29,14 +30,55 @@ impl StateAccount {
         rlp::encode(self).to_vec()
     }
 
-    /// Decodes an account leaf value, rejecting trailing bytes and malformed fields.
+    /// Decodes an account leaf value strictly: a list of exactly four items, canonical integers (no
+    /// leading zeros; nonce at most 8 bytes, balance at most 32), 32-byte hashes, no trailing bytes.
     pub fn decode(value: &[u8]) -> Result<Self, DecoderError> {
-        let rlp = Rlp::new(value);
-        let info = rlp.payload_info()?;
-        if info.header_len + info.value_len != value.len() {
+        let (list, rest) = split_item(value)?;
+        if !rest.is_empty() {
             return Err(DecoderError::RlpInconsistentLengthAndData);
         }
-        rlp.as_val()
+        if !list.is_list {
+            return Err(DecoderError::RlpExpectedToBeList);
+        }
+        let mut fields = [&[][..]; 4];
+        let mut remaining = list.payload;
+        for field in &mut fields {
+            let (item, after) = split_item(remaining)?;
+            if item.is_list {
+                return Err(DecoderError::RlpExpectedToBeData);
+            }
+            *field = item.payload;
+            remaining = after;
+        }
+        if !remaining.is_empty() {
+            return Err(DecoderError::RlpIncorrectListLen);
+        }
+        let [nonce, balance, storage_root, code_hash] = fields;
+        Ok(Self {
+            nonce: canonical_uint(nonce, 8)?.iter().fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte)),
+            balance: U256::from_big_endian(canonical_uint(balance, 32)?),
+            storage_root: hash_field(storage_root)?,
+            code_hash: hash_field(code_hash)?,
+        })
+    }
+}
+
+/// An RLP integer's bytes: at most `max` bytes, no leading zero (zero is the empty string).
+fn canonical_uint(bytes: &[u8], max: usize) -> Result<&[u8], DecoderError> {
+    if bytes.len() > max {
+        return Err(DecoderError::RlpIsTooBig);
+    }
+    if bytes.first() == Some(&0) {
+        return Err(DecoderError::RlpInvalidIndirection);
+    }
+    Ok(bytes)
+}
+
+fn hash_field(bytes: &[u8]) -> Result<NodeHash, DecoderError> {
+    match bytes.len() {
+        32 => Ok(NodeHash::from_slice(bytes)),
+        _ if bytes.len() < 32 => Err(DecoderError::RlpIsTooShort),
+        _ => Err(DecoderError::RlpIsTooBig),
     }
 }
 
@@ -47,20 +89,6 @@ impl Encodable for StateAccount {
         stream.append(&self.balance);
         stream.append(&self.storage_root);
         stream.append(&self.code_hash);
-    }
-}
-
-impl Decodable for StateAccount {
-    fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if rlp.item_count()? != 4 {
-            return Err(DecoderError::RlpIncorrectListLen);
-        }
-        Ok(Self {
-            nonce: rlp.val_at(0)?,
-            balance: rlp.val_at(1)?,
-            storage_root: rlp.val_at(2)?,
-            code_hash: rlp.val_at(3)?,
-        })
     }
 }
 
@@ -103,6 +131,32 @@ mod tests {
         let mut encoded = StateAccount::with_balance(U256::one()).encode();
         encoded.push(0);
         assert!(StateAccount::decode(&encoded).is_err());
+    }
+
+    #[test]
+    fn account_decode_is_strict() {
+        let valid = StateAccount::with_balance(U256::from(300u64)).encode();
+        assert!(StateAccount::decode(&valid).is_ok());
+        let mut stream = RlpStream::new_list(4);
+        stream.append(&vec![0u8, 1]).append(&U256::one()).append(&EMPTY_ROOT).append(&EMPTY_CODE_HASH);
+        assert_eq!(
+            StateAccount::decode(&stream.out()),
+            Err(DecoderError::RlpInvalidIndirection),
+            "leading zero"
+        );
+        let mut stream = RlpStream::new_list(4);
+        stream.append(&vec![1u8; 9]).append(&U256::one()).append(&EMPTY_ROOT).append(&EMPTY_CODE_HASH);
+        assert_eq!(StateAccount::decode(&stream.out()), Err(DecoderError::RlpIsTooBig), "nonce over 8 bytes");
+        let mut stream = RlpStream::new_list(4);
+        stream.append(&1u64).append(&U256::one()).append(&vec![1u8; 31]).append(&EMPTY_CODE_HASH);
+        assert!(StateAccount::decode(&stream.out()).is_err(), "short storage root");
+        let mut stream = RlpStream::new_list(5);
+        stream.append(&1u64).append(&U256::one()).append(&EMPTY_ROOT).append(&EMPTY_CODE_HASH).append(&1u8);
+        assert_eq!(StateAccount::decode(&stream.out()), Err(DecoderError::RlpIncorrectListLen));
+        let mut stream = RlpStream::new_list(3);
+        stream.append(&1u64).append(&U256::one()).append(&EMPTY_ROOT);
+        assert!(StateAccount::decode(&stream.out()).is_err(), "three fields");
+        assert!(StateAccount::decode(&[0x80]).is_err(), "a string");
     }
 
     #[test]

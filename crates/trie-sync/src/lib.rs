@@ -8,6 +8,7 @@ mod hash;
 mod leaf;
 mod nibbles;
 mod node;
+mod rlp_item;
 mod scheduler;
 #[cfg(feature = "synthetic")]
 mod synthetic;

@@ -1,8 +1,9 @@
 //! The Merkle-Patricia node codec: branch, extension and leaf nodes, strictly decoded.
 
-use rlp::{Rlp, RlpStream};
+use rlp::RlpStream;
 
 use crate::nibbles::{hex_prefix_decode, hex_prefix_encode};
+use crate::rlp_item::{split_item, Item};
 use crate::{keccak256, NodeError, NodeHash};
 
 /// Length of a hash reference to a child node.
@@ -61,42 +62,50 @@ pub enum Node {
 impl Node {
     /// Decodes one node from its RLP encoding, rejecting anything non-canonical: see [`NodeError`].
     pub fn decode(encoded: &[u8]) -> Result<Self, NodeError> {
-        let rlp = Rlp::new(encoded);
-        let info = rlp.payload_info()?;
-        let consumed = info.header_len + info.value_len;
-        if consumed != encoded.len() {
-            return Err(NodeError::TrailingBytes { extra: encoded.len().saturating_sub(consumed) });
+        let (item, rest) = split_item(encoded)?;
+        if !rest.is_empty() {
+            return Err(NodeError::TrailingBytes { extra: rest.len() });
         }
-        Self::decode_item(&rlp)
+        Self::decode_item(item)
     }
 
-    fn decode_item(rlp: &Rlp<'_>) -> Result<Self, NodeError> {
-        if !rlp.is_list() {
+    fn decode_item(item: Item<'_>) -> Result<Self, NodeError> {
+        if !item.is_list {
             return Err(NodeError::NotAList);
         }
-        match rlp.item_count()? {
+        let mut items = [item; BRANCH_ITEMS];
+        let mut count = 0;
+        let mut rest = item.payload;
+        while !rest.is_empty() {
+            let (next, after) = split_item(rest)?;
+            if count < BRANCH_ITEMS {
+                items[count] = next;
+            }
+            count += 1;
+            rest = after;
+        }
+        match count {
             2 => {
-                let path = rlp.at(0)?;
-                if !path.is_data() {
+                let (path, second) = (items[0], items[1]);
+                if path.is_list {
                     return Err(NodeError::PathIsList);
                 }
-                let (path, is_leaf) = hex_prefix_decode(path.data()?)?;
-                let second = rlp.at(1)?;
+                let (path, is_leaf) = hex_prefix_decode(path.payload)?;
                 if is_leaf {
-                    Ok(Node::Leaf { path, value: value_bytes(&second)?.to_vec() })
+                    Ok(Node::Leaf { path, value: value_bytes(second)?.to_vec() })
                 } else if path.is_empty() {
                     Err(NodeError::EmptyExtensionPath)
                 } else {
-                    let child = decode_child(&second)?.ok_or(NodeError::MissingExtensionChild)?;
+                    let child = decode_child(second)?.ok_or(NodeError::MissingExtensionChild)?;
                     Ok(Node::Extension { path, child })
                 }
             }
             BRANCH_ITEMS => {
                 let mut children: Box<[Option<ChildRef>; 16]> = Box::default();
-                for (index, child) in children.iter_mut().enumerate() {
-                    *child = decode_child(&rlp.at(index)?)?;
+                for (child, item) in children.iter_mut().zip(items) {
+                    *child = decode_child(item)?;
                 }
-                let value = value_bytes(&rlp.at(16)?)?;
+                let value = value_bytes(items[16])?;
                 let value = (!value.is_empty()).then(|| value.to_vec());
                 Ok(Node::Branch { children, value })
             }
@@ -154,26 +163,24 @@ fn encode_child(child: &ChildRef, stream: &mut RlpStream) {
 }
 
 /// A value slot: must be a byte string, not a list.
-fn value_bytes<'a>(rlp: &Rlp<'a>) -> Result<&'a [u8], NodeError> {
-    if !rlp.is_data() {
+fn value_bytes(item: Item<'_>) -> Result<&[u8], NodeError> {
+    if item.is_list {
         return Err(NodeError::ValueIsList);
     }
-    Ok(rlp.data()?)
+    Ok(item.payload)
 }
 
 /// A child slot: empty, a 32-byte hash, or an inline node shorter than 32 bytes.
-fn decode_child(rlp: &Rlp<'_>) -> Result<Option<ChildRef>, NodeError> {
-    if rlp.is_list() {
-        let raw = rlp.as_raw();
-        if raw.len() >= HASH_LEN {
-            return Err(NodeError::EmbeddedTooLarge { len: raw.len() });
+fn decode_child(item: Item<'_>) -> Result<Option<ChildRef>, NodeError> {
+    if item.is_list {
+        if item.raw.len() >= HASH_LEN {
+            return Err(NodeError::EmbeddedTooLarge { len: item.raw.len() });
         }
-        return Ok(Some(ChildRef::Embedded(Box::new(Node::decode_item(rlp)?))));
+        return Ok(Some(ChildRef::Embedded(Box::new(Node::decode_item(item)?))));
     }
-    let data = rlp.data()?;
-    match data.len() {
+    match item.payload.len() {
         0 => Ok(None),
-        HASH_LEN => Ok(Some(ChildRef::Hash(NodeHash::from_slice(data)))),
+        HASH_LEN => Ok(Some(ChildRef::Hash(NodeHash::from_slice(item.payload)))),
         len => Err(NodeError::BadReferenceLength { len }),
     }
 }
