@@ -1,7 +1,9 @@
 //! Workspace tasks, run as `cargo xtask <command>`.
 //!
 //! - `ci`: what CI runs: format check, clippy with warnings denied, every test of the workspace.
-//! - `bench`: the criterion benches of the workspace (`cargo xtask bench [-- criterion args]`).
+//! - `bench`: the criterion benches of the workspace, then a table of the results
+//!   (`cargo xtask bench [criterion args, e.g. a filter]`; `cargo xtask bench --report` prints the
+//!   table of the last saved results without running anything).
 
 mod bench;
 mod ci;
@@ -20,7 +22,7 @@ fn main() -> Result<()> {
         _ => {
             eprintln!("usage: cargo xtask <ci|bench> [args]");
             eprintln!("  ci      fmt --check, clippy -D warnings, all tests (what CI runs)");
-            eprintln!("  bench   criterion benches of every crate; extra args go to criterion");
+            eprintln!("  bench   criterion benches of every crate, then a results table; extra args go to criterion");
             bail!("unknown or missing task {task:?}");
         }
     }
