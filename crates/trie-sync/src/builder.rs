@@ -13,41 +13,13 @@
 //! deduplicated: two identical subtries at different positions (same remaining path, same value) are
 //! emitted once each, under the same hash; a store keyed by hash absorbs that.
 
-use crate::{keccak256, NodeHash, EMPTY_ROOT, H256};
+use crate::{keccak256, BuildError, NodeHash, EMPTY_ROOT, H256};
 
 /// Length of a hash reference; a node whose RLP is at least this long is referenced by hash.
 const HASH_LEN: usize = 32;
 
 /// RLP of the empty byte string: an empty child slot or an absent branch value.
 const RLP_EMPTY: u8 = 0x80;
-
-/// Why a [`TrieBuilder`] rejected an insertion.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// Keys must come in strictly ascending byte order: the builder finalises a subtrie as soon as the
-    /// next key leaves it, so a late key cannot be placed.
-    #[error("key {key:02x?} is not after the previous key {previous:02x?}")]
-    Unsorted {
-        /// The key inserted before.
-        previous: Vec<u8>,
-        /// The offending key.
-        key: Vec<u8>,
-    },
-    /// The same key twice: a trie maps each key to one value.
-    #[error("key {key:02x?} inserted twice")]
-    DuplicateKey {
-        /// The repeated key.
-        key: Vec<u8>,
-    },
-    /// An empty value: in an Ethereum trie storing an empty value means deleting the key, so there is no
-    /// node that could hold it.
-    #[error("empty value for key {key:02x?}")]
-    EmptyValue {
-        /// The key with the empty value.
-        key: Vec<u8>,
-    },
-}
 
 /// How a parent refers to a finished child: the child's hash, or its whole RLP when shorter than 32
 /// bytes. Both fit in 32 bytes, so a slot lives inline in its branch without a heap allocation.

@@ -131,3 +131,100 @@ impl SyncError {
         )
     }
 }
+
+/// The result type of this crate's scheduler.
+pub type Result<T, E = SyncError> = std::result::Result<T, E>;
+
+/// What kind of stored entry an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A trie node, in [`kvdb::Namespace::TrieNodes`].
+    TrieNode,
+    /// A raw entry such as contract code, in [`kvdb::Namespace::Code`].
+    RawEntry,
+}
+
+impl std::fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EntryKind::TrieNode => "trie node",
+            EntryKind::RawEntry => "raw entry",
+        })
+    }
+}
+
+/// Why a walk could not go on: the store holds something wrong, or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalkError {
+    /// A stored blob does not hash to its key.
+    #[error("{kind} stored under {hash:?} hashes to {actual:?}")]
+    HashMismatch {
+        /// The key it is stored under.
+        hash: NodeHash,
+        /// Its actual keccak-256.
+        actual: NodeHash,
+        /// Whether it is a trie node or a raw entry.
+        kind: EntryKind,
+    },
+    /// A stored trie node does not decode.
+    #[error("stored node {hash:?} is malformed: {source}")]
+    BadNode {
+        /// The node's hash.
+        hash: NodeHash,
+        /// What is wrong with it.
+        source: NodeError,
+    },
+    /// The leaf callback rejected a leaf value.
+    #[error("leaf in stored node {hash:?} is malformed: {source}")]
+    BadLeaf {
+        /// The node holding the leaf.
+        hash: NodeHash,
+        /// The callback's error.
+        source: rlp::DecoderError,
+    },
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] kvdb::Error),
+}
+
+/// Why a [`TrieBuilder`] rejected an insertion.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Keys must come in strictly ascending byte order: the builder finalises a subtrie as soon as the
+    /// next key leaves it, so a late key cannot be placed.
+    #[error("key {key:02x?} is not after the previous key {previous:02x?}")]
+    Unsorted {
+        /// The key inserted before.
+        previous: Vec<u8>,
+        /// The offending key.
+        key: Vec<u8>,
+    },
+    /// The same key twice: a trie maps each key to one value.
+    #[error("key {key:02x?} inserted twice")]
+    DuplicateKey {
+        /// The repeated key.
+        key: Vec<u8>,
+    },
+    /// An empty value: in an Ethereum trie storing an empty value means deleting the key, so there is no
+    /// node that could hold it.
+    #[error("empty value for key {key:02x?}")]
+    EmptyValue {
+        /// The key with the empty value.
+        key: Vec<u8>,
+    },
+}
+
+#[cfg(feature = "synthetic")]
+/// Why a [`SyntheticConfig`] cannot be generated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyntheticError {
+    /// The contract fraction is not a number in `0.0..=1.0`.
+    #[error("contract fraction {fraction} is not in 0..=1")]
+    BadContractFraction {
+        /// The fraction given.
+        fraction: f64,
+    },
+}

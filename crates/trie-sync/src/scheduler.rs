@@ -15,9 +15,10 @@ use crate::{
     EMPTY_CODE_HASH, EMPTY_ROOT,
 };
 
-/// How many nodes of one depth may be handed out and not yet processed before [`TrieSync::missing`]
-/// stops expanding: it bounds the requests (and the nodes waiting on their children) held in memory,
-/// since a trie level can be millions of nodes wide. go-ethereum uses the same figure.
+/// How many nodes of one depth may be handed out and not yet complete (fetched, or processed but
+/// still waiting for their subtrie) before [`TrieSync::missing`] stops expanding: it bounds the
+/// requests and the nodes waiting on their children held in memory, since a trie level can be
+/// millions of nodes wide. go-ethereum uses the same figure.
 pub const DEFAULT_MAX_FETCHES_PER_DEPTH: usize = 16_384;
 
 /// Settings of a [`TrieSync`].
@@ -82,7 +83,7 @@ struct Request {
 /// An entry of the priority queue of hashes not yet handed out.
 #[derive(Debug, PartialEq, Eq)]
 struct Queued {
-    priority: u64,
+    priority: u128,
     hash: NodeHash,
     kind: Kind,
 }
@@ -104,13 +105,16 @@ impl PartialOrd for Queued {
 }
 
 /// Queue priority of a path: deeper first (so subtries complete, and leave memory, early), then
-/// left to right along the first 14 nibbles (a depth-first walk).
-fn priority(path: &[u8]) -> u64 {
-    let mut priority = (path.len().min(0xff) as u64) << 56;
-    for (index, nibble) in path.iter().take(14).enumerate() {
-        priority |= u64::from(15 - (nibble & 0x0f)) << (52 - 4 * index);
+/// left to right along the first 16 nibbles (a depth-first walk). The depth keeps all 32 bits it
+/// needs: a child must always sort before its parent's siblings, or a capped level could block the
+/// very children that would free it.
+fn priority(path: &[u8]) -> u128 {
+    let depth = u32::try_from(path.len()).unwrap_or(u32::MAX);
+    let mut order = 0u64;
+    for (index, nibble) in path.iter().take(16).enumerate() {
+        order |= u64::from(15 - (nibble & 0x0f)) << (60 - 4 * index);
     }
-    priority
+    (u128::from(depth) << 64) | u128::from(order)
 }
 
 /// Complete blobs waiting to be written: everything below each of them is complete too.
@@ -182,7 +186,7 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     codes: HashMap<NodeHash, Slot>,
     /// Hashes not yet handed out; may hold stale entries (processed early), skipped on pop.
     queue: BinaryHeap<Queued>,
-    /// Handed-out, unprocessed requests per depth, for the per-depth cap.
+    /// Handed-out requests not yet complete, per depth, for the per-depth cap.
     fetches: Vec<usize>,
     membatch: MemBatch,
     /// Bytes of data held by processed requests waiting on dependencies.
@@ -294,8 +298,10 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     /// Up to `max` hashes to fetch next, deepest first, each handed out once.
     ///
     /// Returns fewer (possibly none) while the deepest queued level already has
-    /// [`SchedulerConfig::max_fetches_per_depth`] requests handed out and unprocessed: processing
-    /// deliveries frees room. The caller keeps hashes it failed to fetch and retries them itself.
+    /// [`SchedulerConfig::max_fetches_per_depth`] requests handed out and not complete: a request
+    /// frees its room when it and its whole subtrie are complete, so delivering the deeper hashes
+    /// handed out earlier makes progress. The caller keeps hashes it failed to fetch and retries them
+    /// itself.
     pub fn missing(&mut self, max: usize) -> Vec<NodeHash> {
         let mut hashes = Vec::with_capacity(max.min(self.queue.len()));
         while hashes.len() < max {
@@ -319,7 +325,8 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             let (hash, kind) = (top.hash, top.kind);
             self.queue.pop();
             self.hand_out(slot);
-            // One fetch serves a hash pending both as a node and as code: hand out the twin too.
+            // One fetch serves a hash pending both as a node and as code: hand out the twin too. It
+            // counts toward its own depth's cap but is not held back by it, since its fetch is free.
             let twin = match kind {
                 Kind::Node => self.slot_of(Kind::Code, &hash),
                 Kind::Code => self.slot_of(Kind::Node, &hash),
@@ -550,17 +557,34 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
         (self.membatch.len(), self.membatch.bytes)
     }
 
-    /// An estimate of the heap memory held: pending requests, the queue, data waiting on children,
-    /// and the batch not yet committed.
+    /// An estimate of the heap memory held: the allocated capacity of the request slab, the indexes,
+    /// the queue and the batch maps (which keep their capacity after a commit), path and parent lists
+    /// that outgrew their inline space, data waiting on children, and the batch not yet committed.
     pub fn memory_bytes(&self) -> usize {
-        let per_request = size_of::<Option<Request>>() + size_of::<(NodeHash, Slot)>() + 16;
-        let paths: usize = self.requests.iter().flatten().map(|r| r.path.len() + r.parents.len() * 4).sum();
-        self.requests.len() * per_request
-            + paths
-            + self.queue.len() * size_of::<Queued>()
+        let map_entry = |key_value: usize| key_value + 1; // hashbrown: one control byte per bucket
+        let spilled: usize = self
+            .requests
+            .iter()
+            .flatten()
+            .map(|request| {
+                let path = if request.path.spilled() { request.path.capacity() } else { 0 };
+                let parents = if request.parents.spilled() {
+                    request.parents.capacity() * size_of::<Slot>()
+                } else {
+                    0
+                };
+                path + parents
+            })
+            .sum();
+        self.requests.capacity() * size_of::<Option<Request>>()
+            + self.free.capacity() * size_of::<Slot>()
+            + (self.nodes.capacity() + self.codes.capacity()) * map_entry(size_of::<(NodeHash, Slot)>())
+            + self.queue.capacity() * size_of::<Queued>()
+            + (self.membatch.nodes.capacity() + self.membatch.codes.capacity())
+                * map_entry(size_of::<(NodeHash, Vec<u8>)>())
+            + spilled
             + self.waiting_bytes
             + self.membatch.bytes
-            + self.membatch.len() * 48
     }
 
     /// The store the scheduler checks and the caller writes to.
@@ -643,12 +667,20 @@ mod tests {
     }
 
     #[test]
+    fn priority_keeps_depth_order_beyond_255_nibbles() {
+        let parent_sibling = vec![0u8; 256];
+        let child = vec![15u8; 300];
+        assert!(priority(&child) > priority(&parent_sibling));
+        assert!(priority(&vec![0u8; 70_000]) > priority(&vec![0u8; 69_999]));
+    }
+
+    #[test]
     fn queue_pops_highest_priority_first() {
         let mut queue = BinaryHeap::new();
         for (priority, byte) in [(1, 1u8), (3, 3), (2, 2)] {
             queue.push(Queued { priority, hash: NodeHash::repeat_byte(byte), kind: Kind::Node });
         }
-        let order: Vec<u64> = std::iter::from_fn(|| queue.pop().map(|q| q.priority)).collect();
+        let order: Vec<u128> = std::iter::from_fn(|| queue.pop().map(|q| q.priority)).collect();
         assert_eq!(order, vec![3, 2, 1]);
     }
 }

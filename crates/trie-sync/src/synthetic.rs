@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use primitive_types::U256;
 
-use crate::{build_trie, keccak256, NodeHash, StateAccount, EMPTY_ROOT};
+use crate::{build_trie, keccak256, NodeHash, StateAccount, SyntheticError, EMPTY_ROOT};
 
 /// Share of contracts without storage (code only), so sync also sees code with an empty storage root.
 const CODE_ONLY_SHARE: f64 = 0.1;
@@ -51,18 +51,6 @@ impl SyntheticConfig {
     pub fn new(seed: u64, accounts: usize) -> Self {
         SyntheticConfig { seed, accounts, contract_fraction: 0.2, max_slots: 1_000 }
     }
-}
-
-/// Why a [`SyntheticConfig`] cannot be generated.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SyntheticError {
-    /// The contract fraction is not a number in `0.0..=1.0`.
-    #[error("contract fraction {fraction} is not in 0..=1")]
-    BadContractFraction {
-        /// The fraction given.
-        fraction: f64,
-    },
 }
 
 /// What a generated state is made of.

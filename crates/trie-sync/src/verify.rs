@@ -6,7 +6,8 @@ use kvdb::{KeyValueStore, Namespace};
 
 use crate::scheduler::{collect, LeafValues, NibblePath};
 use crate::{
-    keccak256, Leaf, LeafAction, LeafCallback, Node, NodeError, NodeHash, EMPTY_CODE_HASH, EMPTY_ROOT,
+    keccak256, EntryKind, Leaf, LeafAction, LeafCallback, Node, NodeHash, WalkError, EMPTY_CODE_HASH,
+    EMPTY_ROOT,
 };
 
 /// Something the walk expected in the store and did not find.
@@ -23,7 +24,9 @@ pub struct MissingEntry {
 /// What a walk found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WalkReport {
-    /// Trie nodes read, re-hashed and decoded (a subtrie shared by several leaves counts once).
+    /// Trie nodes read, re-hashed and decoded. A subtrie added by several leaves (a storage trie
+    /// shared by many accounts) is walked once; identical subtrees inside one trie are walked, and
+    /// counted, once per place they occur.
     pub nodes: u64,
     /// Raw blobs (code) read and re-hashed (each distinct blob once).
     pub raw_entries: u64,
@@ -44,41 +47,6 @@ impl WalkReport {
     pub fn is_complete(&self) -> bool {
         self.missing_count == 0
     }
-}
-
-/// Why a walk could not go on: the store holds something wrong, or failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WalkError {
-    /// A stored blob does not hash to its key.
-    #[error("{what} stored under {hash:?} hashes to {actual:?}")]
-    HashMismatch {
-        /// The key it is stored under.
-        hash: NodeHash,
-        /// Its actual keccak-256.
-        actual: NodeHash,
-        /// "trie node" or "raw entry".
-        what: &'static str,
-    },
-    /// A stored trie node does not decode.
-    #[error("stored node {hash:?} is malformed: {source}")]
-    BadNode {
-        /// The node's hash.
-        hash: NodeHash,
-        /// What is wrong with it.
-        source: NodeError,
-    },
-    /// The leaf callback rejected a leaf value.
-    #[error("leaf in stored node {hash:?} is malformed: {source}")]
-    BadLeaf {
-        /// The node holding the leaf.
-        hash: NodeHash,
-        /// The callback's error.
-        source: rlp::DecoderError,
-    },
-    /// The store failed.
-    #[error("store: {0}")]
-    Store(#[from] kvdb::Error),
 }
 
 /// Walks the trie at `root` in `store`, re-hashing every node and following, through `callback`,
@@ -121,7 +89,7 @@ where
         };
         let actual = keccak256(&data);
         if actual != hash {
-            return Err(WalkError::HashMismatch { hash, actual, what: "trie node" });
+            return Err(WalkError::HashMismatch { hash, actual, kind: EntryKind::TrieNode });
         }
         report.nodes += 1;
         report.bytes += data.len() as u64;
@@ -162,7 +130,7 @@ where
                                     return Err(WalkError::HashMismatch {
                                         hash: code,
                                         actual,
-                                        what: "raw entry",
+                                        kind: EntryKind::RawEntry,
                                     });
                                 }
                                 report.raw_entries += 1;

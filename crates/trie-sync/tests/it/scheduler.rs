@@ -458,3 +458,69 @@ fn a_node_that_is_also_a_code_blob_fills_both() {
     dest.write(batch).unwrap();
     assert_eq!(dest.get(Namespace::Code, storage_root.as_bytes()).unwrap(), Some(code));
 }
+
+#[test]
+fn a_child_referenced_twice_completes_its_parent_once() {
+    let leaf = trie_sync::Node::Leaf { path: vec![1, 2, 3], value: vec![0x42; 40] }.encode();
+    let leaf_hash = keccak256(&leaf);
+    let root_rlp = branch_over(leaf_hash);
+    let root = keccak256(&root_rlp);
+    let dest = MemoryStore::new();
+    let mut sync = TrieSync::new(root, &dest).unwrap();
+    sync.missing(1);
+    sync.process(VerifiedBlob::new(root_rlp.clone())).unwrap();
+    assert_eq!(sync.missing(10), vec![leaf_hash]);
+    sync.process(VerifiedBlob::new(leaf.clone())).unwrap();
+    assert_eq!(sync.pending(), 0, "the root completes once its one child (referenced twice) does");
+    let mut batch = WriteBatch::new();
+    assert_eq!(sync.commit(&mut batch), 2, "root and child, each once");
+    dest.write(batch).unwrap();
+    assert_eq!(dest.get(Namespace::TrieNodes, root.as_bytes()).unwrap(), Some(root_rlp));
+    assert!(trie_sync::walk(&dest, root, &mut NoLeafCallback, 1).unwrap().is_complete());
+}
+
+#[test]
+fn code_added_after_its_node_twin_completed_is_still_fetched() {
+    let leaf = trie_sync::Node::Leaf { path: vec![4], value: vec![0x17; 40] }.encode();
+    let twin = keccak256(&leaf);
+    let dest = MemoryStore::new();
+    let mut sync = TrieSync::new(twin, &dest).unwrap();
+    sync.missing(1);
+    sync.process(VerifiedBlob::new(leaf.clone())).unwrap();
+    assert_eq!(sync.pending(), 0, "the node completed and waits in the batch");
+    sync.add_raw_entry(twin, &[], None).unwrap();
+    assert_eq!(sync.missing(10), vec![twin], "code lives in another namespace: it must be fetched");
+    sync.process(VerifiedBlob::new(leaf.clone())).unwrap();
+    let mut batch = WriteBatch::new();
+    assert_eq!(sync.commit(&mut batch), 2);
+    dest.write(batch).unwrap();
+    assert_eq!(dest.get(Namespace::Code, twin.as_bytes()).unwrap(), Some(leaf.clone()));
+    assert_eq!(dest.get(Namespace::TrieNodes, twin.as_bytes()).unwrap(), Some(leaf));
+}
+
+#[test]
+fn paths_deeper_than_255_nibbles_do_not_stall_a_capped_sync() {
+    // Keys of 160 bytes (320 nibbles) sharing long prefixes: nodes deeper than 255 nibbles.
+    let mut pairs = BTreeMap::new();
+    for i in 0u8..40 {
+        let mut key = vec![0xab; 160];
+        key[130 + usize::from(i % 20)] = i;
+        key[159] = i.wrapping_mul(37);
+        pairs.insert(key, vec![i; 40]);
+    }
+    let (root, nodes) = build(&pairs);
+    let blobs: std::collections::HashMap<NodeHash, Vec<u8>> = nodes.into_iter().collect();
+    let dest = MemoryStore::new();
+    let config = SchedulerConfig { max_fetches_per_depth: 1 };
+    let mut sync = TrieSync::with_config(root, &dest, NoLeafCallback, config).unwrap();
+    let mut outstanding: Vec<NodeHash> = Vec::new();
+    let mut steps = 0;
+    while sync.pending() > 0 {
+        outstanding.extend(sync.missing(100));
+        let hash = outstanding.pop().expect("the scheduler must always hand out something while pending");
+        sync.process(VerifiedBlob::new(blobs[&hash].clone())).unwrap();
+        steps += 1;
+        assert!(steps <= blobs.len(), "more deliveries than nodes");
+    }
+    assert_eq!(steps, blobs.len());
+}
