@@ -9,6 +9,7 @@ use ::fjall::{KeyspaceCreateOptions, PersistMode, Readable};
 use tracing::debug;
 
 use crate::batch::key_is_valid;
+use crate::operation::Operation;
 use crate::{BatchOp, Durability, Error, KeyValueStore, Namespace, Result, WriteBatch};
 
 const BACKEND: &str = "fjall";
@@ -214,27 +215,6 @@ fn check_location(path: &Path) -> Result<()> {
     match entries.next() {
         None => Ok(()),
         Some(_) => Err(Error::NotADatabase { path: path.to_path_buf(), backend: BACKEND }),
-    }
-}
-
-/// What the store was doing when fjall failed: decides how an error is classified and is named in
-/// [`Error::Backend`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Operation {
-    Open,
-    Read,
-    Write,
-    Flush,
-}
-
-impl Operation {
-    fn name(self) -> &'static str {
-        match self {
-            Operation::Open => "open",
-            Operation::Read => "read",
-            Operation::Write => "write",
-            Operation::Flush => "flush",
-        }
     }
 }
 

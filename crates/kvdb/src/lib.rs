@@ -63,6 +63,8 @@ mod error;
 mod fjall;
 mod memory;
 mod namespace;
+#[cfg(any(feature = "redb", feature = "fjall"))]
+mod operation;
 #[cfg(feature = "redb")]
 mod redb;
 mod store;

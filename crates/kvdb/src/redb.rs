@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ::redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tracing::debug;
 
+use crate::operation::Operation;
 use crate::{BatchOp, Durability, Error, KeyValueStore, Namespace, Result, WriteBatch};
 
 const BACKEND: &str = "redb";
@@ -224,27 +225,6 @@ impl KeyValueStore for RedbStore {
 
     fn count(&self, namespace: Namespace) -> Result<u64> {
         self.read_table(namespace)?.len().map_err(|err| self.error(Operation::Read, err))
-    }
-}
-
-/// What the store was doing when redb failed: decides how an error is classified and is named in
-/// [`Error::Backend`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Operation {
-    Open,
-    Read,
-    Write,
-    Flush,
-}
-
-impl Operation {
-    fn name(self) -> &'static str {
-        match self {
-            Operation::Open => "open",
-            Operation::Read => "read",
-            Operation::Write => "write",
-            Operation::Flush => "flush",
-        }
     }
 }
 

@@ -13,6 +13,7 @@
 //! deduplicated: two identical subtries at different positions (same remaining path, same value) are
 //! emitted once each, under the same hash; a store keyed by hash absorbs that.
 
+use crate::nibbles::hex_prefix_encode_into;
 use crate::{keccak256, BuildError, NodeHash, EMPTY_ROOT, H256};
 
 /// Length of a hash reference; a node whose RLP is at least this long is referenced by hash.
@@ -240,7 +241,7 @@ impl<S: FnMut(NodeHash, &[u8])> TrieBuilder<S> {
     fn encode_pending(&mut self, start: usize) {
         match self.pending {
             Pending::Leaf => {
-                hex_prefix(&self.key[start..], true, &mut self.path);
+                hex_prefix_encode_into(&self.key[start..], true, &mut self.path);
                 encode_pair(
                     &self.path,
                     |out| write_bytes(out, &self.value),
@@ -249,7 +250,7 @@ impl<S: FnMut(NodeHash, &[u8])> TrieBuilder<S> {
                 );
             }
             Pending::Branch { depth, slot } => {
-                hex_prefix(&self.key[start..depth], false, &mut self.path);
+                hex_prefix_encode_into(&self.key[start..depth], false, &mut self.path);
                 encode_pair(&self.path, |out| slot.write(out), slot.encoded_len(), &mut self.rlp);
             }
             Pending::Nothing => unreachable!("callers check that something was inserted"),
@@ -271,20 +272,6 @@ impl<S: FnMut(NodeHash, &[u8])> TrieBuilder<S> {
 /// Packs nibbles back into bytes (keys are whole bytes, so the count is even).
 fn pack(nibbles: &[u8]) -> Vec<u8> {
     nibbles.chunks(2).map(|pair| (pair[0] << 4) | pair.get(1).copied().unwrap_or(0)).collect()
-}
-
-/// Hex-prefix encodes `nibbles` into `out` (see [`crate::hex_prefix_encode`]), reusing its buffer.
-fn hex_prefix(nibbles: &[u8], is_leaf: bool, out: &mut Vec<u8>) {
-    out.clear();
-    let flag = if is_leaf { 0x20 } else { 0x00 };
-    let rest = if nibbles.len() % 2 == 1 {
-        out.push(flag | 0x10 | nibbles[0]);
-        &nibbles[1..]
-    } else {
-        out.push(flag);
-        nibbles
-    };
-    out.extend(rest.chunks_exact(2).map(|pair| (pair[0] << 4) | pair[1]));
 }
 
 /// Encodes a two-item node (leaf or extension) `[path, second]` into `out`, where `write_second`

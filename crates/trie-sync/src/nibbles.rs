@@ -23,8 +23,15 @@ pub fn from_nibbles(nibbles: &[u8]) -> Option<Vec<u8>> {
 /// Hex-prefix encodes a nibble path (Yellow Paper, appendix C): the first nibble carries the
 /// leaf flag (2) and the odd-length flag (1); an even path gets a zero padding nibble.
 pub fn hex_prefix_encode(nibbles: &[u8], is_leaf: bool) -> Vec<u8> {
-    let flag = if is_leaf { 0x20 } else { 0x00 };
     let mut out = Vec::with_capacity(nibbles.len() / 2 + 1);
+    hex_prefix_encode_into(nibbles, is_leaf, &mut out);
+    out
+}
+
+/// [`hex_prefix_encode`] into a reused buffer (cleared first), for encoders on a hot path.
+pub(crate) fn hex_prefix_encode_into(nibbles: &[u8], is_leaf: bool, out: &mut Vec<u8>) {
+    out.clear();
+    let flag = if is_leaf { 0x20 } else { 0x00 };
     let rest = if nibbles.len() % 2 == 1 {
         out.push(flag | 0x10 | nibbles[0]);
         &nibbles[1..]
@@ -32,10 +39,7 @@ pub fn hex_prefix_encode(nibbles: &[u8], is_leaf: bool) -> Vec<u8> {
         out.push(flag);
         nibbles
     };
-    for pair in rest.chunks_exact(2) {
-        out.push((pair[0] << 4) | pair[1]);
-    }
-    out
+    out.extend(rest.chunks_exact(2).map(|pair| (pair[0] << 4) | pair[1]));
 }
 
 /// Decodes a hex-prefix path into `(nibbles, is_leaf)`.
