@@ -3,8 +3,9 @@
 use trie_sync::{NodeHash, SyncError};
 
 /// Why a state sync ended without completing.
+///
+/// Exhaustive on purpose: the downloader maps every variant, and a new one should make it decide.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StateSyncError {
     /// The sync was cancelled through its handle (or its tracker went away for good).
     #[error("state sync cancelled")]
