@@ -139,7 +139,10 @@ mod tests {
             tasks.fill(&a, 4, &mut scheduler).is_empty(),
             "a failed it and the scheduler has nothing else"
         );
-        assert_eq!(tasks.failed_with_all(&[a.clone()]).map(|(h, tries, _)| (h, tries)), Some((root[0], 1)));
+        assert_eq!(
+            tasks.failed_with_all(std::slice::from_ref(&a)).map(|(h, tries, _)| (h, tries)),
+            Some((root[0], 1))
+        );
         assert!(tasks.failed_with_all(&[a.clone(), b.clone()]).is_none());
         assert_eq!(tasks.fill(&b, 4, &mut scheduler), root);
         assert!(tasks.retry(root[0], &b, true));

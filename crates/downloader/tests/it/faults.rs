@@ -32,12 +32,12 @@ fn faults() -> Vec<(&'static str, Fault, Fate)> {
         ("unrequested", Fault::Unrequested, Dropped(|r| matches!(r, DropReason::UnrequestedData { .. }))),
         ("wrong-request-id", Fault::WrongRequestId, Dropped(|r| matches!(r, DropReason::Stalling { .. }))),
         ("answer-twice", Fault::AnswerTwice, Useful),
-        ("disconnect", Fault::DisconnectMidRequest, Dropped(|r| matches!(r, DropReason::Disconnected { .. }))),
         (
-            "trickle-slow",
-            Fault::Trickle { delay: Duration::from_secs(1), items: 2 },
-            Useful,
+            "disconnect",
+            Fault::DisconnectMidRequest,
+            Dropped(|r| matches!(r, DropReason::Disconnected { .. })),
         ),
+        ("trickle-slow", Fault::Trickle { delay: Duration::from_secs(1), items: 2 }, Useful),
         (
             "trickle-stalling",
             Fault::Trickle { delay: Duration::from_secs(600), items: 1 },

@@ -75,14 +75,17 @@ pub(crate) fn from_accounts(
 }
 
 pub(crate) fn one_account() -> State {
-    from_accounts(&[(1, StateAccount::with_balance(U256::from(1_000u64)))], &BTreeMap::new(), &BTreeMap::new())
+    from_accounts(
+        &[(1, StateAccount::with_balance(U256::from(1_000u64)))],
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    )
 }
 
 /// A storage trie of `slots` slots seeded by `seed`.
 pub(crate) fn storage_trie(seed: u64, slots: u64) -> (NodeHash, BTreeMap<NodeHash, Vec<u8>>) {
-    let mut pairs: Vec<(NodeHash, Vec<u8>)> = (0..slots)
-        .map(|i| (keccak256((seed * 1_000 + i).to_be_bytes()), rlp_u64(seed + i + 1)))
-        .collect();
+    let mut pairs: Vec<(NodeHash, Vec<u8>)> =
+        (0..slots).map(|i| (keccak256((seed * 1_000 + i).to_be_bytes()), rlp_u64(seed + i + 1))).collect();
     pairs.sort();
     let (root, nodes) = build_trie(pairs.iter().map(|(k, v)| (k.as_bytes(), v))).expect("trie");
     (root, nodes.into_iter().collect())
@@ -108,7 +111,8 @@ pub(crate) fn shared_storage_and_code() -> State {
     let codes: BTreeMap<_, _> = [(code_hash, code)].into_iter().collect();
     let mut accounts = Vec::new();
     for seed in 0..6u64 {
-        let account = StateAccount { nonce: seed, storage_root, code_hash, ..StateAccount::with_balance(U256::one()) };
+        let account =
+            StateAccount { nonce: seed, storage_root, code_hash, ..StateAccount::with_balance(U256::one()) };
         accounts.push((seed, account));
     }
     for seed in 6..12u64 {
@@ -132,7 +136,11 @@ fn vectors_dir() -> PathBuf {
 pub(crate) fn mainnet_genesis(test: &str) -> Option<State> {
     let dir = vectors_dir();
     if !dir.is_dir() {
-        assert!(std::env::var_os("CI").is_none(), "{test}: vectors not found at {}; CI requires them", dir.display());
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: vectors not found at {}; CI requires them",
+            dir.display()
+        );
         eprintln!("SKIPPED {test}: vectors not found at {} (set STATESYNC_VECTORS)", dir.display());
         return None;
     }

@@ -9,7 +9,8 @@ use crate::fixtures::*;
 async fn complete_everywhere(state: &State) {
     for peers in [1, 4] {
         for latency in [Duration::ZERO, Duration::from_millis(100)] {
-            let (result, local, _, _) = sync_from(state, &honest(peers, latency), DownloaderConfig::default()).await;
+            let (result, local, _, _) =
+                sync_from(state, &honest(peers, latency), DownloaderConfig::default()).await;
             let report = result.unwrap_or_else(|e| panic!("{peers} peers, {latency:?}: {e}"));
             assert_equals_source(local.as_ref(), state);
             assert_eq!(report.nodes as usize, state.nodes.len(), "{peers} peers, {latency:?}");

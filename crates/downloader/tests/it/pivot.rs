@@ -46,7 +46,10 @@ fn states() -> (State, State) {
         account.balance = U256::from(*seed * 1_000);
     }
     for seed in 1_000..1_003u64 {
-        accounts.push((seed, StateAccount { code_hash: EMPTY_CODE_HASH, ..StateAccount::with_balance(U256::one()) }));
+        accounts.push((
+            seed,
+            StateAccount { code_hash: EMPTY_CODE_HASH, ..StateAccount::with_balance(U256::one()) },
+        ));
     }
     let b = from_accounts(&accounts, &storage, &codes);
     (a, b)

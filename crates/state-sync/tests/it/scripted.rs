@@ -53,7 +53,8 @@ impl Harness {
         let peers: Vec<Arc<ScriptedPeer>> = peer_ids
             .iter()
             .map(|id| {
-                let peer = Arc::new(ScriptedPeer { id: PeerId::new(id), disconnected: AtomicBool::new(false) });
+                let peer =
+                    Arc::new(ScriptedPeer { id: PeerId::new(id), disconnected: AtomicBool::new(false) });
                 set.register(peer.clone()).expect("register");
                 peer
             })
@@ -146,7 +147,7 @@ async fn partial_answers_let_the_peer_be_asked_again() {
     let root = harness.next().await;
     harness.finish(root.clone(), harness.honest(&root)).await;
     let children = harness.next().await;
-    assert!(children.len() >= 1);
+    assert!(!children.is_empty());
     // Deliver only the first child: the peer delivered something, so it may be asked for the rest.
     let Outcome::Delivered { mut blobs, elapsed } = harness.honest(&children) else { unreachable!() };
     blobs.truncate(1);
@@ -155,7 +156,10 @@ async fn partial_answers_let_the_peer_be_asked_again() {
     if !rest.is_empty() {
         let again = harness.next().await;
         assert_eq!(again.peer_id().as_str(), "a");
-        assert!(rest.iter().all(|h| again.hashes().contains(h)), "the undelivered hashes are asked again first");
+        assert!(
+            rest.iter().all(|h| again.hashes().contains(h)),
+            "the undelivered hashes are asked again first"
+        );
         harness.finish(again.clone(), harness.honest(&again)).await;
     }
     let (result, _) = harness.serve_honestly().await;
