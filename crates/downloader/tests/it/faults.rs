@@ -1,0 +1,193 @@
+//! Every fault of the in-process peer, alone and next to an honest peer.
+
+use std::time::Duration;
+
+use downloader::{DownloadError, DownloaderConfig, DropReason};
+use peers::{Behaviour, Fault};
+use tokio::time::Instant;
+
+use crate::fixtures::*;
+
+const LATENCY: Duration = Duration::from_millis(100);
+
+/// How a faulty peer must end up next to an honest one.
+#[derive(Debug, Clone, Copy)]
+enum Fate {
+    /// Dropped, for a reason matching the predicate.
+    Dropped(fn(&DropReason) -> bool),
+    /// Kept, but with its throughput estimate at zero (asked for one item at a time).
+    Starved,
+    /// Kept and useful (it delivers, if less or later than asked).
+    Useful,
+}
+
+fn faults() -> Vec<(&'static str, Fault, Fate)> {
+    use Fate::*;
+    vec![
+        ("never-answer", Fault::NeverAnswer, Dropped(|r| matches!(r, DropReason::Stalling { .. }))),
+        ("answer-empty", Fault::AnswerEmpty, Starved),
+        ("every-other", Fault::EveryOther, Useful),
+        ("first-only", Fault::FirstOnly { count: 1 }, Useful),
+        ("garbage", Fault::Garbage, Dropped(|r| matches!(r, DropReason::UnrequestedData { .. }))),
+        ("unrequested", Fault::Unrequested, Dropped(|r| matches!(r, DropReason::UnrequestedData { .. }))),
+        ("wrong-request-id", Fault::WrongRequestId, Dropped(|r| matches!(r, DropReason::Stalling { .. }))),
+        ("answer-twice", Fault::AnswerTwice, Useful),
+        (
+            "disconnect",
+            Fault::DisconnectMidRequest,
+            Dropped(|r| matches!(r, DropReason::Disconnected { .. })),
+        ),
+        ("trickle-slow", Fault::Trickle { delay: Duration::from_secs(1), items: 2 }, Useful),
+        (
+            "trickle-stalling",
+            Fault::Trickle { delay: Duration::from_secs(600), items: 1 },
+            Dropped(|r| matches!(r, DropReason::Stalling { .. })),
+        ),
+    ]
+}
+
+fn config() -> DownloaderConfig {
+    DownloaderConfig { no_peers_timeout: Duration::from_secs(30), ..DownloaderConfig::default() }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_fault_next_to_an_honest_peer() {
+    let state = synthetic(3, 300);
+    for (name, fault, fate) in faults() {
+        // The faulty peer first in id order, so it wins ties for work.
+        let behaviours = [
+            ("a-faulty", Behaviour::faulty(fault).with_latency(LATENCY).with_seed(9)),
+            ("b-honest", Behaviour::honest().with_latency(LATENCY)),
+        ];
+        let (result, local, handles, peers) = sync_from(&state, &behaviours, config()).await;
+        let report = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_equals_source(local.as_ref(), &state);
+        assert!(handles[0].requests_received() > 0, "{name}: the faulty peer was never asked");
+        let dropped: Vec<_> = report.peers_dropped.iter().filter(|(p, _)| p.as_str() == "a-faulty").collect();
+        match fate {
+            Fate::Dropped(reason) => {
+                assert!(
+                    dropped.len() == 1 && reason(&dropped[0].1),
+                    "{name}: expected a drop, got {:?}",
+                    report.peers_dropped
+                );
+                assert!(peers.get(&"a-faulty".into()).is_none(), "{name}: still registered");
+            }
+            Fate::Starved => {
+                assert!(dropped.is_empty(), "{name}: dropped {dropped:?}");
+                let stats = peers.stats(&"a-faulty".into()).expect("registered");
+                assert_eq!(stats.items_per_sec, 0.0, "{name}: not starved");
+            }
+            Fate::Useful => assert!(dropped.is_empty(), "{name}: dropped {dropped:?}"),
+        }
+        assert!(
+            report.peers_dropped.iter().all(|(p, _)| p.as_str() != "b-honest"),
+            "{name}: honest peer dropped: {:?}",
+            report.peers_dropped
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_fault_alone_ends_in_bounded_time_storing_only_verified_data() {
+    let state = synthetic(4, 100);
+    for (name, fault, fate) in faults() {
+        let behaviours = [("faulty", Behaviour::faulty(fault).with_latency(LATENCY).with_seed(5))];
+        let started = Instant::now();
+        let (result, local, _, _) = sync_from(&state, &behaviours, config()).await;
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(30 * 60), "{name}: took {took:?} of virtual time");
+        assert_only_verified(local.as_ref(), &state);
+        match (fate, result) {
+            (Fate::Useful, Ok(_)) => assert_equals_source(local.as_ref(), &state),
+            (Fate::Useful, Err(e)) => panic!("{name}: a useful peer alone must complete: {e}"),
+            (Fate::Dropped(_), Err(DownloadError::NoPeers { .. })) => {}
+            (Fate::Starved, Err(DownloadError::NodeUnavailable { hash, .. })) => {
+                assert_eq!(hash, state.root, "{name}: the first node asked for is the root");
+            }
+            (fate, result) => panic!("{name}: {fate:?} peer alone ended with {result:?}"),
+        }
+    }
+}
+
+/// Many faulty peers of every kind with two honest ones: the sync completes.
+#[tokio::test(start_paused = true)]
+async fn all_faults_mixed_with_two_honest_peers() {
+    let state = synthetic(5, 500);
+    let names: Vec<String> = faults().iter().map(|(name, _, _)| format!("faulty-{name}")).collect();
+    let mut behaviours: Vec<(&str, Behaviour)> = faults()
+        .into_iter()
+        .zip(&names)
+        .map(|((_, fault, _), name)| (name.as_str(), Behaviour::faulty(fault).with_latency(LATENCY)))
+        .collect();
+    behaviours.push(("honest-1", Behaviour::honest().with_latency(LATENCY)));
+    behaviours.push(("honest-2", Behaviour::honest().with_latency(Duration::from_millis(250))));
+    let (result, local, _, _) = sync_from(&state, &behaviours, config()).await;
+    let report = result.expect("sync completes with honest peers present");
+    assert_equals_source(local.as_ref(), &state);
+    assert!(report.peers_dropped.iter().all(|(p, _)| p.as_str().starts_with("faulty")));
+    assert!(report.peers_dropped.len() >= 5, "{:?}", report.peers_dropped);
+}
+
+/// No peer has one code blob: the sync fails naming it, in bounded virtual time.
+#[tokio::test(start_paused = true)]
+async fn a_node_no_peer_has_fails_the_sync_naming_it() {
+    let mut state = shared_storage_and_code();
+    let (&missing, _) = state.codes.iter().next().expect("a code blob");
+    let full = state.clone();
+    state.codes.remove(&missing);
+    let source = state.store();
+    let (peers, inbox, _) = serve(&source, &honest(4, LATENCY));
+    let local: std::sync::Arc<dyn kvdb::KeyValueStore> = std::sync::Arc::new(kvdb::MemoryStore::new());
+    let downloader = downloader::Downloader::new(local.clone(), peers, inbox, config());
+    let started = Instant::now();
+    let result = downloader.sync_state(full.root).wait().await;
+    assert!(started.elapsed() < Duration::from_secs(300), "took {:?}", started.elapsed());
+    match result {
+        Err(error @ DownloadError::NodeUnavailable { .. }) => {
+            assert_eq!(error.hash(), Some(missing));
+            assert!(error.is_retryable());
+            assert!(error.to_string().contains(&format!("{missing:?}")), "{error}");
+        }
+        other => panic!("expected NodeUnavailable, got {other:?}"),
+    }
+    assert_only_verified(local.as_ref(), &full);
+}
+
+/// A peer set that never has a peer: NoPeers after the configured time.
+#[tokio::test(start_paused = true)]
+async fn no_peers_at_all_ends_with_no_peers() {
+    let state = one_account();
+    let started = Instant::now();
+    let (result, _, _, _) = sync_from(&state, &[], config()).await;
+    assert!(matches!(result, Err(DownloadError::NoPeers { .. })), "{result:?}");
+    assert!(started.elapsed() <= Duration::from_secs(32), "{:?}", started.elapsed());
+}
+
+/// Peers that answer but never with anything useful are caught by the stall detector (here before
+/// every peer has failed the root, which would end the sync with NodeUnavailable at ~4 s).
+#[tokio::test(start_paused = true)]
+async fn the_stall_detector_ends_a_sync_without_progress() {
+    let state = synthetic(6, 100);
+    let behaviours: Vec<(&str, Behaviour)> = ["p0", "p1", "p2", "p3"]
+        .into_iter()
+        .map(|id| (id, Behaviour::faulty(Fault::AnswerEmpty).with_latency(Duration::from_secs(1))))
+        .collect();
+    let config = DownloaderConfig {
+        stall_requests: 2,
+        stall_time: Duration::from_millis(500),
+        stall_check_interval: Duration::from_millis(100),
+        ..config()
+    };
+    let started = Instant::now();
+    let (result, _, _, _) = sync_from(&state, &behaviours, config).await;
+    match result {
+        Err(error @ DownloadError::Stalled { .. }) => {
+            assert!(error.is_retryable());
+            let DownloadError::Stalled { requests, idle, .. } = error else { unreachable!() };
+            assert!(requests >= 2 && idle >= Duration::from_millis(500), "{requests} {idle:?}");
+        }
+        other => panic!("expected Stalled, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the downloader: whole syncs from in-process and TCP peers.
+
+mod faults;
+mod fixtures;
+mod matrix;
+mod pivot;
+mod tcp;
