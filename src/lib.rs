@@ -27,7 +27,9 @@
 //! # Features
 //! None: every backend is built in, since the command picks one at run time (`--backend`).
 
+mod connect;
 mod error;
+mod estimate;
 mod fault;
 mod gen;
 mod genesis;
@@ -36,7 +38,9 @@ mod serve;
 mod store;
 mod verify;
 
+pub use connect::{connect_peers, fetch_nodes, probe_root, resolve_peers, ConnectedPeers, RootProbe};
 pub use error::{Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+pub use estimate::KeySpaceGauge;
 pub use fault::{FaultyStore, StoreFault};
 pub use gen::{generate, GenReport, StateSource};
 pub use genesis::{GenesisError, GenesisState};
