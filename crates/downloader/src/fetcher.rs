@@ -1,0 +1,450 @@
+//! The state fetcher task: runs one sync at a time and tracks its requests (go-ethereum's
+//! `stateFetcher`, `runStateSync` and `spindownStateSync`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use kvdb::KeyValueStore;
+use peers::{PeerError, PeerEvent, PeerEventReceiver, PeerId, PeerSet};
+use state_sync::{
+    DropReason, DroppedBecause, Finished, Outcome, Request, RequestReceiver, StateSync, StateSyncError,
+    StateSyncHandle, TrackerLink,
+};
+use tokio::sync::{mpsc, Notify};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, trace, warn};
+
+use crate::handle::Job;
+use crate::stall::StallDetector;
+use crate::{DownloadError, DownloaderConfig, SyncReport};
+
+/// Sends that may be failing at once before their tasks wait for room; send failures are rare.
+const SEND_FAILURE_BUFFER: usize = 64;
+
+/// What the [`Downloader`](crate::Downloader) handles share with the fetcher task.
+#[derive(Debug, Default)]
+pub(crate) struct FetcherShared {
+    /// The sync to run next: the latest asked for (an older one still waiting is superseded).
+    next: Mutex<Option<Arc<Job>>>,
+    /// Woken when `next` is set or the downloader closes.
+    wake: Notify,
+    /// Every downloader handle is gone: finish up and stop.
+    closed: AtomicBool,
+}
+
+impl FetcherShared {
+    /// Queues `job` as the next sync, superseding one that was queued and not started.
+    pub(crate) fn submit(&self, job: Arc<Job>) {
+        let root = job.root;
+        let previous = self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).replace(job);
+        if let Some(previous) = previous {
+            previous.finish(Err(DownloadError::Superseded { root: previous.root, by: root }));
+        }
+        if self.is_closed() {
+            self.drain_closed();
+        }
+        self.wake.notify_one();
+    }
+
+    fn take_next(&self) -> Option<Arc<Job>> {
+        self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Fails a queued job once nobody will run it.
+    fn drain_closed(&self) {
+        if let Some(job) = self.take_next() {
+            job.finish(Err(DownloadError::ShutDown));
+        }
+    }
+}
+
+/// Why [`Fetcher::run_state_sync`] stops a sync before it ends by itself.
+#[derive(Debug)]
+enum Stop {
+    /// Another root was asked for.
+    Switch(Arc<Job>),
+    /// The handle cancelled it.
+    Cancelled,
+    /// The stall detector gave up.
+    Stalled(DownloadError),
+    /// The downloader closed.
+    ShutDown,
+}
+
+/// A request in flight.
+#[derive(Debug)]
+struct Active {
+    /// Its id on the wire: answers carrying another id are not for it.
+    id: u64,
+    request: Request,
+    sent: Instant,
+    deadline: Instant,
+}
+
+/// A request whose send failed, reported by its sending task.
+#[derive(Debug)]
+struct SendFailure {
+    peer: PeerId,
+    id: u64,
+    error: PeerError,
+}
+
+/// The state fetcher: owns the peer event stream and the in-flight requests, and runs syncs.
+pub(crate) struct Fetcher {
+    shared: Arc<FetcherShared>,
+    store: Arc<dyn KeyValueStore>,
+    peers: PeerSet,
+    /// Answers and disconnections from every transport (bounded).
+    events: PeerEventReceiver,
+    /// Whether any transport can still send events (after `None`, the branch is disabled).
+    events_open: bool,
+    config: DownloaderConfig,
+    /// In-flight requests, at most one per peer.
+    active: HashMap<PeerId, Active>,
+    /// Request ids, unique for the fetcher's life so a late answer to an old sync's request never
+    /// matches a new one.
+    next_request_id: u64,
+    /// Failed sends come back here from their tasks.
+    send_failures: mpsc::Receiver<SendFailure>,
+    send_failures_tx: mpsc::Sender<SendFailure>,
+    /// Requests finalized (any outcome) so far, for the stall detector.
+    finalized: u64,
+}
+
+impl Fetcher {
+    pub(crate) fn new(
+        shared: Arc<FetcherShared>,
+        store: Arc<dyn KeyValueStore>,
+        peers: PeerSet,
+        events: PeerEventReceiver,
+        config: DownloaderConfig,
+    ) -> Self {
+        let (send_failures_tx, send_failures) = mpsc::channel(SEND_FAILURE_BUFFER);
+        Self {
+            shared,
+            store,
+            peers,
+            events,
+            events_open: true,
+            config,
+            active: HashMap::new(),
+            next_request_id: 0,
+            send_failures,
+            send_failures_tx,
+            finalized: 0,
+        }
+    }
+
+    /// go-ethereum's `stateFetcher`: waits for a sync to run, runs it (and those that supersede it),
+    /// and between syncs keeps the peer set current.
+    pub(crate) async fn run(mut self) {
+        loop {
+            if self.shared.is_closed() {
+                self.shared.drain_closed();
+                debug!(target: "downloader", "state fetcher stopped");
+                return;
+            }
+            let mut next = self.shared.take_next();
+            if next.is_none() {
+                tokio::select! {
+                    _ = self.shared.wake.notified() => {}
+                    event = self.events.recv(), if self.events_open => self.on_idle_event(event),
+                }
+                continue;
+            }
+            while let Some(job) = next.take() {
+                next = self.run_state_sync(job).await;
+            }
+        }
+    }
+
+    /// An event while no sync runs: answers are stale, disconnections leave the set.
+    fn on_idle_event(&mut self, event: Option<PeerEvent>) {
+        match event {
+            None => self.events_open = false,
+            Some(PeerEvent::NodeData { peer, request_id, blobs }) => {
+                debug!(target: "downloader", %peer, request_id, blobs = blobs.len(), "node data while idle, discarded");
+            }
+            Some(PeerEvent::Disconnected { peer, cause }) => {
+                debug!(target: "downloader", %peer, %cause, "peer disconnected");
+                self.peers.unregister(&peer);
+            }
+        }
+    }
+
+    /// go-ethereum's `runStateSync`: runs `job`'s sync until it ends or another root is asked for,
+    /// tracking every request it makes; returns the job to switch to, if any.
+    #[tracing::instrument(target = "downloader", name = "run_state_sync", skip_all, fields(root = ?job.root))]
+    async fn run_state_sync(&mut self, job: Arc<Job>) -> Option<Arc<Job>> {
+        let root = job.root;
+        if job.is_cancelled() {
+            job.finish(Err(DownloadError::Cancelled { root }));
+            return None;
+        }
+        let (sync, link) =
+            match StateSync::new(root, self.store.clone(), self.peers.clone(), self.config.state_sync()) {
+                Ok(started) => started,
+                Err(error) => {
+                    job.finish(Err(DownloadError::from_state_sync(root, error)));
+                    return None;
+                }
+            };
+        let handle = sync.handle();
+        job.set_sync(handle.clone());
+        let mut task = tokio::spawn(sync.run());
+        let TrackerLink { mut requests, deliveries } = link;
+        // Finished requests waiting to be handed to the sync (go-ethereum's `finished`); bounded by
+        // the requests the sync made, at most one in flight per peer.
+        let mut finished: VecDeque<Finished> = VecDeque::new();
+        let mut stall = StallDetector::new(&self.config, self.finalized);
+        let mut stall_check =
+            tokio::time::interval(self.config.stall_check_interval.max(std::time::Duration::from_millis(1)));
+        stall_check.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut job_cancel = job.cancel.subscribe();
+        let mut stop: Option<Stop> = None;
+
+        let joined = loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                joined = &mut task => break joined,
+                _ = self.shared.wake.notified(), if stop.is_none() => {
+                    if self.shared.is_closed() {
+                        stop = Some(Stop::ShutDown);
+                    } else if let Some(next) = self.shared.take_next() {
+                        info!(target: "downloader", from = ?root, to = ?next.root, "pivot moved: switching state sync");
+                        stop = Some(Stop::Switch(next));
+                    }
+                    if stop.is_some() {
+                        handle.cancel();
+                    }
+                }
+                _ = cancelled(&mut job_cancel), if stop.is_none() => {
+                    stop = Some(Stop::Cancelled);
+                    handle.cancel();
+                }
+                Some(permit) = deliveries.reserve(), if !finished.is_empty() => {
+                    permit.send(finished.pop_front().expect("checked non-empty"));
+                }
+                Some(request) = requests.recv() => self.track(request, &mut finished),
+                event = self.events.recv(), if self.events_open => self.on_event(event, &mut finished, Some(&handle)),
+                _ = sleep_until(deadline), if deadline.is_some() => self.expire(&mut finished),
+                Some(failure) = self.send_failures.recv() => self.on_send_failure(failure, &mut finished),
+                _ = stall_check.tick(), if stop.is_none() => {
+                    let processed = handle.progress().processed;
+                    if let Some(error) = stall.check(root, processed, self.finalized, self.peers.len(), Instant::now()) {
+                        warn!(target: "downloader", %error, "giving up");
+                        stop = Some(Stop::Stalled(error));
+                        handle.cancel();
+                    }
+                }
+            }
+        };
+        let ended = match joined {
+            Ok(ended) => ended,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(_) => Err(StateSyncError::Cancelled),
+        };
+        let mut next = None;
+        let result = match (ended, stop) {
+            (Ok(report), stop) => {
+                if let Some(Stop::Switch(job)) = stop {
+                    next = Some(job);
+                }
+                let mut report = SyncReport::new(report);
+                report.peers_dropped = handle.peers_dropped();
+                Ok(report)
+            }
+            (Err(StateSyncError::Cancelled), Some(stop)) => Err(match stop {
+                Stop::Switch(job) => {
+                    let by = job.root;
+                    next = Some(job);
+                    DownloadError::Superseded { root, by }
+                }
+                Stop::Cancelled => DownloadError::Cancelled { root },
+                Stop::Stalled(error) => error,
+                Stop::ShutDown => DownloadError::ShutDown,
+            }),
+            (Err(error), stop) => {
+                if let Some(Stop::Switch(job)) = stop {
+                    next = Some(job);
+                }
+                Err(DownloadError::from_state_sync(root, error))
+            }
+        };
+        job.finish(result);
+        self.spindown(requests, finished).await;
+        next
+    }
+
+    /// go-ethereum's `spindownStateSync`: after a sync ends, sets idle the peers of its untracked and
+    /// undelivered requests, and waits for every request in flight to be answered, time out or be
+    /// dropped, setting its peer idle, so the next sync starts with a clean slate.
+    async fn spindown(&mut self, mut requests: RequestReceiver, finished: VecDeque<Finished>) {
+        requests.close();
+        while let Some(request) = requests.try_recv() {
+            release(&self.peers, request.peer_id(), request.len());
+        }
+        let mut finished = finished;
+        trace!(target: "downloader", active = self.active.len(), finished = finished.len(), "spinning down");
+        loop {
+            for done in finished.drain(..) {
+                self.set_idle(&done);
+            }
+            if self.active.is_empty() {
+                break;
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                event = self.events.recv(), if self.events_open => self.on_event(event, &mut finished, None),
+                _ = sleep_until(deadline), if deadline.is_some() => self.expire(&mut finished),
+                Some(failure) = self.send_failures.recv() => self.on_send_failure(failure, &mut finished),
+            }
+        }
+    }
+
+    /// Sets the peer of a request that will not be processed idle, with what it measured.
+    fn set_idle(&self, done: &Finished) {
+        let peer = done.request.peer_id();
+        match &done.outcome {
+            Outcome::Delivered { blobs, elapsed } => {
+                self.peers.set_node_data_idle(peer, blobs.len(), *elapsed)
+            }
+            Outcome::TimedOut { elapsed } => self.peers.set_node_data_idle(peer, 0, *elapsed),
+            // Gone, or busy with the request that replaced this one.
+            Outcome::Dropped { .. } => {}
+        }
+    }
+
+    /// Starts tracking `request` and sends it. A request still in flight to the same peer is
+    /// finalized as dropped first, never silently overwritten.
+    fn track(&mut self, request: Request, finished: &mut VecDeque<Finished>) {
+        let peer_id = request.peer_id().clone();
+        if let Some(old) = self.active.remove(&peer_id) {
+            warn!(target: "downloader", peer = %peer_id, old = old.id, "busy peer assigned a new request");
+            self.finalize(old.request, Outcome::Dropped { cause: DroppedBecause::Replaced }, finished);
+        }
+        self.next_request_id += 1;
+        let id = self.next_request_id;
+        let timeout = self.config.clamp_timeout(self.peers.request_timeout());
+        let sent = Instant::now();
+        let (peer, hashes) = (request.peer().clone(), request.hashes().to_vec());
+        trace!(target: "downloader", peer = %peer_id, id, items = hashes.len(), ?timeout, "requesting");
+        self.active.insert(peer_id.clone(), Active { id, request, sent, deadline: sent + timeout });
+        let failures = self.send_failures_tx.clone();
+        // Sent from a task: a transport's write may wait (up to its write timeout), the loop must not.
+        tokio::spawn(async move {
+            if let Err(error) = peer.request_node_data(id, hashes).await {
+                let _ = failures.send(SendFailure { peer: peer_id, id, error }).await;
+            }
+        });
+    }
+
+    /// A peer event during a sync (`handle` is `None` while spinning down).
+    fn on_event(
+        &mut self,
+        event: Option<PeerEvent>,
+        finished: &mut VecDeque<Finished>,
+        handle: Option<&StateSyncHandle>,
+    ) {
+        match event {
+            None => self.events_open = false,
+            Some(PeerEvent::NodeData { peer, request_id, blobs }) => {
+                match self.active.get(&peer) {
+                    Some(active) if active.id == request_id => {
+                        let active = self.active.remove(&peer).expect("just found");
+                        let elapsed = active.sent.elapsed();
+                        self.finalize(active.request, Outcome::Delivered { blobs, elapsed }, finished);
+                    }
+                    _ => {
+                        // Late (timed out), repeated, or never asked for.
+                        debug!(target: "downloader", %peer, request_id, blobs = blobs.len(), "unrequested node data, discarded");
+                    }
+                }
+            }
+            Some(PeerEvent::Disconnected { peer, cause }) => {
+                debug!(target: "downloader", %peer, %cause, "peer disconnected");
+                self.peers.unregister(&peer);
+                if let Some(handle) = handle {
+                    handle.record_drop(&peer, DropReason::Disconnected { cause });
+                }
+                if let Some(active) = self.active.remove(&peer) {
+                    self.finalize(
+                        active.request,
+                        Outcome::Dropped { cause: DroppedBecause::PeerDisconnected },
+                        finished,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Finalizes every request past its deadline as timed out.
+    fn expire(&mut self, finished: &mut VecDeque<Finished>) {
+        let now = Instant::now();
+        let expired: Vec<PeerId> = self
+            .active
+            .iter()
+            .filter(|(_, active)| active.deadline <= now)
+            .map(|(peer, _)| peer.clone())
+            .collect();
+        for peer in expired {
+            let active = self.active.remove(&peer).expect("just listed");
+            debug!(target: "downloader", %peer, id = active.id, items = active.request.len(), "request timed out");
+            let elapsed = now - active.sent;
+            self.finalize(active.request, Outcome::TimedOut { elapsed }, finished);
+        }
+    }
+
+    fn on_send_failure(&mut self, failure: SendFailure, finished: &mut VecDeque<Finished>) {
+        let SendFailure { peer, id, error } = failure;
+        debug!(target: "downloader", %peer, id, %error, "request send failed");
+        if error.is_connection_lost() {
+            self.peers.unregister(&peer);
+        }
+        if self.active.get(&peer).is_some_and(|active| active.id == id) {
+            let active = self.active.remove(&peer).expect("just found");
+            self.finalize(active.request, Outcome::Dropped { cause: DroppedBecause::SendFailed }, finished);
+        }
+    }
+
+    fn finalize(&mut self, request: Request, outcome: Outcome, finished: &mut VecDeque<Finished>) {
+        self.finalized += 1;
+        finished.push_back(Finished { request, outcome });
+    }
+
+    /// The earliest deadline in flight.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.active.values().map(|active| active.deadline).min()
+    }
+}
+
+/// Sleeps until `deadline` (forever if `None`; the branch using it is then disabled).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves once the job is cancelled.
+async fn cancelled(cancel: &mut tokio::sync::watch::Receiver<bool>) {
+    if cancel.wait_for(|cancelled| *cancelled).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Sets a peer idle after a request that was never sent, with a neutral measurement (its items over
+/// the target round trip: the capacity it was given).
+fn release(peers: &PeerSet, peer: &PeerId, items: usize) {
+    peers.set_node_data_idle(peer, items.max(1), peers.target_rtt());
+}

@@ -1,0 +1,57 @@
+//! Why a peer was dropped during a sync.
+
+use std::fmt;
+
+use peers::DisconnectCause;
+use trie_sync::NodeHash;
+
+/// Why a peer was disconnected and removed from the peer set during a sync, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// A request of at most two items timed out: go-ethereum's "stalling" peer, of no use now.
+    Stalling {
+        /// Items the request asked for.
+        items: usize,
+    },
+    /// It answered with blobs of which none was asked of it (random bytes, or other nodes).
+    UnrequestedData {
+        /// Blobs in the answer.
+        blobs: usize,
+    },
+    /// It sent bytes that hash to a node we asked for but do not decode as one.
+    BadNode {
+        /// The node.
+        hash: NodeHash,
+    },
+    /// Its connection ended (whoever ended it).
+    Disconnected {
+        /// Why the connection ended.
+        cause: DisconnectCause,
+    },
+}
+
+impl DropReason {
+    /// Whether the peer misbehaved (as opposed to merely losing its connection).
+    pub fn is_peer_fault(&self) -> bool {
+        match self {
+            DropReason::Stalling { .. } | DropReason::UnrequestedData { .. } | DropReason::BadNode { .. } => {
+                true
+            }
+            DropReason::Disconnected { cause } => cause.is_peer_fault(),
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DropReason::Stalling { items } => write!(f, "stalling: a request of {items} items timed out"),
+            DropReason::UnrequestedData { blobs } => {
+                write!(f, "sent {blobs} blobs, none of them requested")
+            }
+            DropReason::BadNode { hash } => write!(f, "sent an undecodable node for {hash:?}"),
+            DropReason::Disconnected { cause } => write!(f, "disconnected: {cause}"),
+        }
+    }
+}

@@ -1,0 +1,486 @@
+//! One sync of one root: go-ethereum's `stateSync` (`loop`, `assignTasks`, `fillTasks`, `process`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use foldhash::HashSet;
+use kvdb::{BatchOp, KeyValueStore, Namespace, WriteBatch};
+use peers::{DisconnectReason, Peer, PeerId, PeerSet, MAX_HASHES_PER_REQUEST};
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, trace, warn};
+use trie_sync::{AccountLeafCallback, NodeHash, SchedulerConfig, SyncError, TrieSync, VerifiedBlob};
+
+use crate::request::{link, DeliveryReceiver, RequestSender};
+use crate::stats::Counters;
+use crate::tasks::Tasks;
+use crate::{
+    Checkpoint, DropReason, DroppedBecause, Finished, Outcome, Request, Result, StateSyncConfig,
+    StateSyncError, StateSyncProgress, StateSyncReport, TrackerLink,
+};
+
+/// What a sync shares with its handles.
+#[derive(Debug)]
+struct Shared {
+    /// The root being synced.
+    root: NodeHash,
+    /// Live counters, read by [`StateSyncHandle::progress`].
+    counters: Counters,
+    /// The checkpoint found at the start.
+    resumed: Option<Checkpoint>,
+    /// Set once to ask the loop to stop (go-ethereum's `cancel` channel with its `cancelOnce`).
+    cancel: watch::Sender<bool>,
+    /// Set once when the loop has ended and made its final commit (go-ethereum's `done`).
+    done: watch::Sender<bool>,
+}
+
+/// A cheap handle to a running [`StateSync`]: cancel it, watch its progress, wait for its end.
+#[derive(Debug, Clone)]
+pub struct StateSyncHandle {
+    shared: Arc<Shared>,
+}
+
+impl StateSyncHandle {
+    /// The root being synced.
+    pub fn root(&self) -> NodeHash {
+        self.shared.root
+    }
+
+    /// Asks the sync to stop; it commits what is complete and ends with [`StateSyncError::Cancelled`].
+    /// Idempotent.
+    pub fn cancel(&self) {
+        self.shared.cancel.send_replace(true);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        *self.shared.cancel.borrow()
+    }
+
+    /// Whether the sync has ended.
+    pub fn is_done(&self) -> bool {
+        *self.shared.done.borrow()
+    }
+
+    /// Waits until the sync has ended (its final commit written).
+    pub async fn done(&self) {
+        let mut done = self.shared.done.subscribe();
+        // The sender lives in `shared`, which outlives this borrow: no error.
+        let _ = done.wait_for(|done| *done).await;
+    }
+
+    /// A snapshot of the counters.
+    pub fn progress(&self) -> StateSyncProgress {
+        self.shared.counters.snapshot(self.shared.root, self.shared.resumed)
+    }
+
+    /// Records that the tracker dropped `peer` (for the report); `false` if it was already recorded.
+    pub fn record_drop(&self, peer: &PeerId, reason: DropReason) -> bool {
+        self.shared.counters.record_drop(peer, reason)
+    }
+
+    /// Peers dropped so far, and why.
+    pub fn peers_dropped(&self) -> Vec<(PeerId, DropReason)> {
+        self.shared.counters.dropped()
+    }
+}
+
+/// One sync of the state at one root, from untrusted peers, into a store.
+///
+/// Joins the [`TrieSync`] scheduler (with the account-leaf callback, so storage tries and code are
+/// followed) to a [`PeerSet`]: [`run`](Self::run) assigns hashes to idle peers sized by their
+/// capacity, hands the [`Request`]s to a tracker through [`TrackerLink`], processes what comes back
+/// ([`Finished`]), and commits complete entries to the store in batches of about
+/// [`StateSyncConfig::commit_threshold`] bytes, with a [`Checkpoint`] in the same batch.
+pub struct StateSync {
+    /// The scheduler: what is missing, and where delivered blobs go.
+    scheduler: TrieSync<Arc<dyn KeyValueStore>, AccountLeafCallback>,
+    /// Where commits are written (the scheduler reads it too).
+    store: Arc<dyn KeyValueStore>,
+    /// Connected peers: who is idle, their capacities; misbehaving peers are removed from it.
+    peers: PeerSet,
+    /// Hashes handed out and not yet delivered, with the peers each was tried with.
+    tasks: Tasks,
+    config: StateSyncConfig,
+    /// Requests go to the tracker here.
+    requests: RequestSender,
+    /// Finished requests come back here (go-ethereum's `deliver`).
+    deliveries: DeliveryReceiver,
+    /// Requests handed to the tracker and not yet back.
+    in_flight: usize,
+    /// Entries processed since the last commit (go-ethereum's `numUncommitted`).
+    uncommitted_entries: u64,
+    /// Their bytes (go-ethereum's `bytesUncommitted`): a commit is due past the threshold.
+    uncommitted_bytes: usize,
+    /// Totals over every sync into the store, written with each commit.
+    checkpoint: Checkpoint,
+    /// A write failed: the scheduler no longer holds what it handed over, so nothing more may be
+    /// committed (it could hold nodes whose children were in the lost batch).
+    store_failed: bool,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for StateSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateSync")
+            .field("root", &self.shared.root)
+            .field("pending", &self.scheduler.pending())
+            .field("in_flight", &self.in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateSync {
+    /// A sync of `root` into `store`, asking `peers`, not started yet: spawn [`run`](Self::run) and
+    /// serve the returned [`TrackerLink`].
+    ///
+    /// Reads the [`Checkpoint`] left by earlier syncs (progress then counts on from it) and schedules
+    /// the root unless it is already stored. Fails only if the store does.
+    pub fn new(
+        root: NodeHash,
+        store: Arc<dyn KeyValueStore>,
+        peers: PeerSet,
+        config: StateSyncConfig,
+    ) -> Result<(Self, TrackerLink)> {
+        let resumed = Checkpoint::read(store.as_ref())?;
+        let scheduler_config = SchedulerConfig { max_fetches_per_depth: config.max_fetches_per_depth };
+        let scheduler = TrieSync::with_config(root, store.clone(), AccountLeafCallback, scheduler_config)?;
+        let (requests, deliveries, tracker) = link(config.channel_capacity);
+        let checkpoint = Checkpoint { root, complete: false, ..resumed.unwrap_or_default() };
+        let shared = Arc::new(Shared {
+            root,
+            counters: Counters::new(),
+            resumed,
+            cancel: watch::channel(false).0,
+            done: watch::channel(false).0,
+        });
+        let sync = Self {
+            scheduler,
+            store,
+            peers,
+            tasks: Tasks::default(),
+            config,
+            requests,
+            deliveries,
+            in_flight: 0,
+            uncommitted_entries: 0,
+            uncommitted_bytes: 0,
+            checkpoint,
+            store_failed: false,
+            shared,
+        };
+        sync.publish();
+        Ok((sync, tracker))
+    }
+
+    /// A handle to cancel the sync and watch it.
+    pub fn handle(&self) -> StateSyncHandle {
+        StateSyncHandle { shared: self.shared.clone() }
+    }
+
+    /// Runs the sync to its end: every entry under the root stored, or an error. Whatever the end, the
+    /// complete entries are committed before it returns (unless the store itself failed).
+    #[tracing::instrument(target = "state_sync", name = "state_sync", skip_all, fields(root = ?self.shared.root))]
+    pub async fn run(mut self) -> Result<StateSyncReport> {
+        info!(target: "state_sync", pending = self.scheduler.pending(), resumed = ?self.shared.resumed, "state sync starting");
+        let ended = self.sync_loop().await;
+        let committed = if self.store_failed { Ok(()) } else { self.commit(true).await };
+        let result = match (ended, committed) {
+            (Ok(()), Err(error)) => Err(error),
+            (ended, _) => ended,
+        };
+        self.publish();
+        let progress = self.handle().progress();
+        match &result {
+            Ok(()) => info!(
+                target: "state_sync",
+                processed = progress.processed,
+                nodes = progress.committed_nodes,
+                codes = progress.committed_codes,
+                duplicate = progress.duplicate,
+                unexpected = progress.unexpected,
+                elapsed = ?progress.elapsed,
+                "state sync complete"
+            ),
+            Err(error) => {
+                warn!(target: "state_sync", %error, processed = progress.processed, "state sync ended")
+            }
+        }
+        self.shared.done.send_replace(true);
+        result.map(|()| StateSyncReport { progress, peers_dropped: self.shared.counters.dropped() })
+    }
+
+    /// go-ethereum's `loop`: until nothing is pending, commit when due, assign work to idle peers, then
+    /// wait for a delivery, a peer joining or leaving, or cancellation.
+    async fn sync_loop(&mut self) -> Result<()> {
+        let mut joins = self.peers.subscribe_joins();
+        let mut drops = self.peers.subscribe_drops();
+        let mut cancel = self.shared.cancel.subscribe();
+        let mut progress = tokio::time::interval_at(
+            Instant::now() + self.config.progress_interval,
+            self.config.progress_interval.max(Duration::from_millis(1)),
+        );
+        progress.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+        while self.scheduler.pending() > 0 {
+            if *cancel.borrow() {
+                return Err(StateSyncError::Cancelled);
+            }
+            self.commit(false).await?;
+            self.assign_tasks(&mut cancel).await?;
+            self.check_available()?;
+            self.publish();
+            tokio::select! {
+                biased;
+                _ = cancelled(&mut cancel) => return Err(StateSyncError::Cancelled),
+                finished = self.deliveries.recv() => match finished {
+                    Some(finished) => self.process(finished).await?,
+                    // The tracker is gone: nothing more can be fetched.
+                    None => return Err(StateSyncError::Cancelled),
+                },
+                Some(_) = joins.recv() => trace!(target: "state_sync", "peer joined"),
+                Some(_) = drops.recv() => trace!(target: "state_sync", "peer left"),
+                _ = progress.tick() => self.log_progress(),
+            }
+        }
+        Ok(())
+    }
+
+    /// go-ethereum's `assignTasks`/`fillTasks`: gives every idle peer up to its capacity of hashes it
+    /// has not failed, and hands the requests to the tracker.
+    async fn assign_tasks(&mut self, cancel: &mut watch::Receiver<bool>) -> Result<()> {
+        for idle in self.peers.node_data_idle_peers() {
+            if self.in_flight >= self.config.max_in_flight.max(1) {
+                break;
+            }
+            let max = idle.capacity.clamp(1, MAX_HASHES_PER_REQUEST);
+            let hashes = self.tasks.fill(idle.peer.id(), max, &mut self.scheduler);
+            if hashes.is_empty() {
+                continue;
+            }
+            trace!(target: "state_sync", peer = %idle.peer.id(), items = hashes.len(), "assigning");
+            self.peers.mark_busy(idle.peer.id());
+            let (peer, items) = (idle.peer.id().clone(), hashes.len());
+            let request = Request::new(idle.peer, hashes);
+            tokio::select! {
+                biased;
+                _ = cancelled(cancel) => {
+                    release(&self.peers, &peer, items);
+                    return Err(StateSyncError::Cancelled);
+                }
+                sent = self.requests.send(request) => {
+                    if let Err(request) = sent {
+                        release(&self.peers, request.peer_id(), request.len());
+                        return Err(StateSyncError::Cancelled);
+                    }
+                }
+            }
+            self.in_flight += 1;
+            Counters::add(&self.shared.counters.requests, 1);
+        }
+        Ok(())
+    }
+
+    /// Fails the sync if a queued hash was tried with every connected peer.
+    fn check_available(&mut self) -> Result<()> {
+        let connected = self.peers.ids();
+        match self.tasks.failed_with_all(&connected) {
+            None => Ok(()),
+            Some((hash, _, Some(source))) => Err(StateSyncError::CorruptState { hash, source }),
+            Some((hash, tries, None)) => {
+                Err(StateSyncError::NodeUnavailable { hash, tries, peers: connected.len() })
+            }
+        }
+    }
+
+    /// go-ethereum's `process`: hashes and processes each delivered blob, judges the peer, and puts
+    /// what was not delivered back in the queue.
+    async fn process(&mut self, finished: Finished) -> Result<()> {
+        let Finished { request, outcome } = finished;
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let peer = request.peer_id().clone();
+        let asked: HashSet<NodeHash> = request.hashes().iter().copied().collect();
+        let mut delivered: HashSet<NodeHash> = HashSet::default();
+        let mut fault = None;
+        let mut may_ask_again = false;
+        match outcome {
+            Outcome::Delivered { blobs, elapsed } => {
+                let count = blobs.len();
+                let (mut processed, mut duplicate, mut unexpected, mut bytes) = (0u64, 0u64, 0u64, 0usize);
+                for data in blobs {
+                    let blob = VerifiedBlob::new(data);
+                    let (hash, len) = (blob.hash(), blob.len());
+                    let was_asked = asked.contains(&hash);
+                    match self.scheduler.process(blob) {
+                        Ok(()) => {
+                            processed += 1;
+                            bytes += len;
+                            self.tasks.complete(&hash);
+                            if was_asked {
+                                delivered.insert(hash);
+                            }
+                        }
+                        Err(error) if error.is_duplicate() => {
+                            duplicate += 1;
+                            if was_asked {
+                                delivered.insert(hash);
+                            }
+                        }
+                        Err(error) if error.is_unexpected() => unexpected += 1,
+                        Err(error @ (SyncError::BadNode { .. } | SyncError::BadLeaf { .. })) => {
+                            warn!(target: "state_sync", %peer, %error, "undecodable node");
+                            self.tasks.mark_bad(&hash, error);
+                            fault = Some(DropReason::BadNode { hash });
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                if fault.is_none() && count > 0 && delivered.is_empty() {
+                    fault = Some(DropReason::UnrequestedData { blobs: count });
+                }
+                let counters = &self.shared.counters;
+                Counters::add(&counters.processed, processed);
+                Counters::add(&counters.duplicate, duplicate);
+                Counters::add(&counters.unexpected, unexpected);
+                Counters::add(&counters.bytes, bytes as u64);
+                self.uncommitted_entries += processed;
+                self.uncommitted_bytes += bytes;
+                trace!(
+                    target: "state_sync", %peer, asked = asked.len(), delivered = delivered.len(),
+                    processed, duplicate, unexpected, ?elapsed, "delivery"
+                );
+                self.peers.set_node_data_idle(&peer, delivered.len(), elapsed);
+                // A peer that delivered something may have been cut short by a size limit: it may be
+                // asked for the rest again.
+                may_ask_again = !delivered.is_empty();
+            }
+            Outcome::TimedOut { elapsed } => {
+                debug!(target: "state_sync", %peer, items = request.len(), ?elapsed, "request timed out");
+                if request.len() <= 2 {
+                    // Two items is the least requested: if even that times out, the peer is of no use.
+                    fault = Some(DropReason::Stalling { items: request.len() });
+                }
+                self.peers.set_node_data_idle(&peer, 0, elapsed);
+                may_ask_again = true;
+            }
+            Outcome::Dropped { cause } => {
+                debug!(target: "state_sync", %peer, items = request.len(), ?cause, "request dropped");
+                // Not set idle: the peer is gone (or already busy with the request that replaced it).
+                if cause == DroppedBecause::Replaced {
+                    may_ask_again = true;
+                }
+            }
+        }
+        if let Some(reason) = fault {
+            self.drop_peer(request.peer(), reason).await;
+            may_ask_again = false;
+        }
+        let mut retried = 0;
+        for hash in request.hashes() {
+            if !delivered.contains(hash) && self.tasks.retry(*hash, &peer, may_ask_again) {
+                retried += 1;
+            }
+        }
+        Counters::add(&self.shared.counters.retried, retried);
+        Ok(())
+    }
+
+    /// Disconnects and unregisters a misbehaving peer, recording why.
+    async fn drop_peer(&mut self, peer: &Arc<dyn Peer>, reason: DropReason) {
+        warn!(target: "state_sync", peer = %peer.id(), %reason, "dropping peer");
+        self.shared.counters.record_drop(peer.id(), reason.clone());
+        self.peers.unregister(peer.id());
+        let disconnect = match reason {
+            DropReason::Stalling { .. } => DisconnectReason::Timeout,
+            DropReason::UnrequestedData { .. } | DropReason::BadNode { .. } => {
+                DisconnectReason::ProtocolBreach
+            }
+            DropReason::Disconnected { .. } => DisconnectReason::Requested,
+        };
+        peer.disconnect(disconnect).await;
+    }
+
+    /// go-ethereum's `commit`: when forced or past the threshold, moves complete entries and the
+    /// checkpoint into one batch and writes it (off the async threads).
+    async fn commit(&mut self, force: bool) -> Result<()> {
+        if !force && self.uncommitted_bytes < self.config.commit_threshold {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::new();
+        let entries = self.scheduler.commit(&mut batch);
+        let (mut nodes, mut codes) = (0u64, 0u64);
+        for op in batch.ops() {
+            match op {
+                BatchOp::Put { namespace: Namespace::TrieNodes, .. } => nodes += 1,
+                BatchOp::Put { namespace: Namespace::Code, .. } => codes += 1,
+                _ => {}
+            }
+        }
+        let bytes = batch.size_bytes() as u64 - 32 * (nodes + codes);
+        self.checkpoint.processed += self.uncommitted_entries;
+        self.checkpoint.nodes += nodes;
+        self.checkpoint.codes += codes;
+        self.checkpoint.bytes += bytes;
+        self.checkpoint.complete = self.scheduler.pending() == 0;
+        self.uncommitted_entries = 0;
+        self.uncommitted_bytes = 0;
+        if entries == 0 && !force {
+            return Ok(());
+        }
+        self.checkpoint.put(&mut batch);
+        let store = self.store.clone();
+        let started = Instant::now();
+        let written = match tokio::task::spawn_blocking(move || store.write(batch)).await {
+            Ok(written) => written,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        };
+        if let Err(error) = written {
+            self.store_failed = true;
+            return Err(error.into());
+        }
+        let counters = &self.shared.counters;
+        Counters::add(&counters.committed_nodes, nodes);
+        Counters::add(&counters.committed_codes, codes);
+        Counters::add(&counters.committed_bytes, bytes);
+        debug!(target: "state_sync", entries, bytes, elapsed = ?started.elapsed(), "committed");
+        Ok(())
+    }
+
+    /// Copies the loop's gauges into the shared counters.
+    fn publish(&self) {
+        let counters = &self.shared.counters;
+        Counters::set(&counters.pending, self.scheduler.pending() as u64);
+        Counters::set(&counters.queued, self.tasks.queued() as u64);
+        Counters::set(&counters.in_flight, self.in_flight as u64);
+        Counters::set(&counters.uncommitted_bytes, self.uncommitted_bytes as u64);
+    }
+
+    /// The periodic progress line (go-ethereum's "Imported new state entries").
+    fn log_progress(&self) {
+        let progress = self.handle().progress();
+        info!(
+            target: "state_sync",
+            processed = progress.processed,
+            pending = progress.pending,
+            retry = progress.queued,
+            in_flight = progress.in_flight,
+            duplicate = progress.duplicate,
+            unexpected = progress.unexpected,
+            committed = progress.committed_nodes + progress.committed_codes,
+            rate = format_args!("{:.0}/s", progress.rate()),
+            "state sync progress"
+        );
+    }
+}
+
+/// Resolves once `cancel` is set (the value's guard is not held across an await, so the future is Send).
+async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+    // The sender lives as long as the sync: no error.
+    let _ = cancel.wait_for(|cancelled| *cancelled).await;
+}
+
+/// Sets a peer idle after a request that was never sent, with a neutral measurement (its items over
+/// the target round trip: the capacity it was given).
+fn release(peers: &PeerSet, peer: &PeerId, items: usize) {
+    peers.set_node_data_idle(peer, items.max(1), peers.target_rtt());
+}
