@@ -114,6 +114,15 @@ pub enum Error {
         /// How many peers were asked.
         peers: usize,
     },
+    /// The sync was interrupted (SIGINT or SIGTERM); what was complete is committed.
+    #[error("sync of {root:?} interrupted; what was complete is kept: run the same command to resume")]
+    Interrupted {
+        /// The state root.
+        root: H256,
+    },
+    /// The sync started and then failed.
+    #[error("sync failed: {0}")]
+    Download(#[from] downloader::DownloadError),
     /// A verify walk found entries missing.
     #[error("state {root:?} is incomplete: {missing} entries missing")]
     Incomplete {
@@ -166,7 +175,9 @@ impl Error {
             | Error::BadPeerAddress { .. }
             | Error::NoPeers { .. }
             | Error::RootUnavailable { .. } => true,
-            Error::Incomplete { .. }
+            Error::Interrupted { .. }
+            | Error::Download(_)
+            | Error::Incomplete { .. }
             | Error::Damaged { .. }
             | Error::Store(_)
             | Error::Task(_)

@@ -36,6 +36,7 @@ mod genesis;
 pub mod report;
 mod serve;
 mod store;
+mod sync;
 mod verify;
 
 pub use connect::{connect_peers, fetch_nodes, probe_root, resolve_peers, ConnectedPeers, RootProbe};
@@ -49,9 +50,11 @@ pub use store::{
     parse_root, record_root, recorded_root, Backend, OpenMode, StoreLocation, FJALL_DIR, HEAD_ROOT_KEY,
     REDB_FILE,
 };
+pub use sync::{sync, DroppedPeer, SyncOptions, SyncStatus, SyncSummary};
 pub use trie_sync::H256;
 pub use verify::{verify, MissingReport, VerifyReport};
 
+pub use downloader;
 pub use kvdb;
 pub use peers;
 pub use trie_sync;

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod progress;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use statesync::report::{human_bytes, human_duration, per_second};
@@ -45,6 +47,11 @@ enum Command {
     ///
     /// Prints the address it listens on as the first line of stdout; logs connections on stderr.
     Serve(ServeArgs),
+    /// Download the state of a root from peers into --db, verifying every node; resumes a partial sync.
+    ///
+    /// Shows a progress bar on a terminal (log lines otherwise) and a report at the end. Exits 0 only
+    /// when the state is complete; SIGINT/SIGTERM stop it with what is complete kept, to resume later.
+    Sync(SyncArgs),
     /// Walk a stored state from its root, re-hash every node and code blob, and count what is there.
     ///
     /// Exits 1 and lists the first missing entries (hash and nibble path) if anything is missing.
@@ -91,6 +98,22 @@ struct ServeArgs {
     /// Misbehave on purpose, for tests and demos.
     #[arg(long, value_enum, hide = true)]
     fault: Option<StoreFault>,
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// Database directory (created if absent; a partial sync in it is resumed).
+    #[arg(long, value_name = "DIR")]
+    db: Option<PathBuf>,
+    /// State root to download (0x and 64 hex digits).
+    #[arg(long, value_name = "HASH")]
+    root: String,
+    /// A peer serving wire v1 (host:port); repeat for more peers.
+    #[arg(long = "peer", value_name = "ADDR", required = true)]
+    peers: Vec<String>,
+    /// Network id for the Status handshake; peers on another network are disconnected.
+    #[arg(long, value_name = "ID", default_value_t = 1)]
+    network_id: u64,
 }
 
 #[derive(Debug, Args)]
@@ -160,7 +183,11 @@ fn init_logging(level: &str) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .with_context(|| format!("bad --log-level {level:?}"))?;
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| progress::LogWriter)
+        .with_ansi(ansi)
+        .init();
     Ok(())
 }
 
@@ -180,6 +207,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fault: args.fault,
             };
             serve(&location, &options, json)
+        }
+        Command::Sync(args) => {
+            let location = StoreLocation { backend: cli.backend, dir: args.db.clone() };
+            sync(&location, &args, json)
         }
         Command::Verify(args) => {
             let location = StoreLocation { backend: cli.backend, dir: args.db };
@@ -258,6 +289,68 @@ fn serve(location: &StoreLocation, options: &ServeOptions, json: bool) -> Result
         running.await.map_err(|error| statesync::Error::Task(error.to_string()))?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn sync(location: &StoreLocation, args: &SyncArgs, json: bool) -> Result<ExitCode> {
+    let root = statesync::parse_root(&args.root)?;
+    let peers = statesync::resolve_peers(&args.peers)?;
+    let store = location.open("sync", OpenMode::Create, false)?;
+    let options = statesync::SyncOptions {
+        root,
+        peers,
+        network_id: args.network_id,
+        downloader: statesync::downloader::DownloaderConfig::default(),
+    };
+    let summary = runtime()?.block_on(async {
+        let mut display = progress::SyncDisplay::new(json);
+        let interrupt = async {
+            if statesync::shutdown_signal().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = statesync::sync(store, &options, &mut |status| display.update(status), interrupt).await;
+        display.finish();
+        result
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else if summary.already_complete {
+        println!("state {} is already complete in {}: nothing to fetch", summary.root, location.describe());
+    } else {
+        print_sync_summary(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_sync_summary(summary: &statesync::SyncSummary) {
+    let entries = summary.nodes + summary.codes;
+    println!("synced {} in {}", summary.root, human_duration(summary.elapsed));
+    println!("  trie nodes     {}", summary.nodes);
+    println!("  code blobs     {}", summary.codes);
+    println!(
+        "  bytes          {} ({}/s)",
+        human_bytes(summary.bytes),
+        human_bytes(per_second(summary.bytes, summary.elapsed) as u64)
+    );
+    println!("  rate           {:.0} entries/s", per_second(entries, summary.elapsed));
+    if summary.resumed_from > 0 {
+        println!("  resumed from   {} entries committed by an earlier sync", summary.resumed_from);
+    }
+    println!("  requests       {} ({} hashes retried)", summary.requests, summary.retried);
+    println!("  duplicate      {}", summary.duplicate);
+    println!("  unexpected     {}", summary.unexpected);
+    println!(
+        "  peers          {} connected, {} unreachable, {} dropped",
+        summary.peers_connected,
+        summary.peers_unreachable.len(),
+        summary.peers_dropped.len()
+    );
+    for failure in &summary.peers_unreachable {
+        println!("    unreachable {failure}");
+    }
+    for dropped in &summary.peers_dropped {
+        println!("    dropped {}: {}", dropped.peer, dropped.reason);
+    }
 }
 
 fn verify(location: &StoreLocation, root: Option<&str>, max_missing: usize, json: bool) -> Result<ExitCode> {
