@@ -122,7 +122,7 @@ pub enum Error {
     },
     /// The sync started and then failed.
     #[error("sync failed: {0}")]
-    Download(#[from] downloader::DownloadError),
+    Download(Box<downloader::DownloadError>),
     /// A verify walk found entries missing.
     #[error("state {root:?} is incomplete: {missing} entries missing")]
     Incomplete {

@@ -153,7 +153,7 @@ pub async fn sync(
         Err(DownloadError::NodeUnavailable { hash, peers, .. }) if hash == root => {
             return Err(Error::RootUnavailable { root, peers });
         }
-        Err(error) => return Err(Error::Download(error)),
+        Err(error) => return Err(Error::Download(Box::new(error))),
     };
     let mut batch = WriteBatch::new();
     record_root(&mut batch, root);
