@@ -64,7 +64,7 @@ pub async fn connect_peers(addrs: &[SocketAddr], config: &TcpConfig) -> Result<C
                 }
             }
             Err(error) => {
-                tracing::warn!(target: "statesync::sync", %addr, %error, "cannot connect to peer");
+                tracing::info!(target: "statesync::sync", %addr, %error, "cannot connect to peer");
                 failed.push(format!("{addr}: {error}"));
             }
         }

@@ -28,6 +28,7 @@
 //! None: every backend is built in, since the command picks one at run time (`--backend`).
 
 mod connect;
+mod demo;
 mod error;
 mod estimate;
 mod fault;
@@ -40,6 +41,7 @@ mod sync;
 mod verify;
 
 pub use connect::{connect_peers, fetch_nodes, probe_root, resolve_peers, ConnectedPeers, RootProbe};
+pub use demo::{demo, DemoOptions, DemoReport};
 pub use error::{Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 pub use estimate::KeySpaceGauge;
 pub use fault::{FaultyStore, StoreFault};

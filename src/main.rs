@@ -23,9 +23,9 @@ use statesync::{
 #[command(name = "statesync", version, propagate_version = true)]
 struct Cli {
     /// Log verbosity on stderr: error, warn, info, debug or trace, or a filter such as
-    /// `info,peers=debug`.
-    #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
-    log_level: String,
+    /// `info,peers=debug` [default: info; warn for demo]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
     /// Print the command's report as one JSON object on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -52,6 +52,10 @@ enum Command {
     /// Shows a progress bar on a terminal (log lines otherwise) and a report at the end. Exits 0 only
     /// when the state is complete; SIGINT/SIGTERM stop it with what is complete kept, to resume later.
     Sync(SyncArgs),
+    /// The whole thing in one process, no arguments needed: generate a synthetic state (50,000
+    /// accounts) in a temporary directory, serve it from 4 peers on loopback (one faulty), sync it
+    /// into redb, verify it, and print what happened with the figures.
+    Demo(DemoArgs),
     /// Walk a stored state from its root, re-hash every node and code blob, and count what is there.
     ///
     /// Exits 1 and lists the first missing entries (hash and nibble path) if anything is missing.
@@ -117,6 +121,22 @@ struct SyncArgs {
 }
 
 #[derive(Debug, Args)]
+struct DemoArgs {
+    /// Accounts of the synthetic state.
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    accounts: usize,
+    /// Seed of the synthetic state.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Peers serving it; the last one is faulty (it flips a byte of every blob it sends).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=16))]
+    peers: u64,
+    /// Keep the databases in DIR instead of a temporary directory removed at the end.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 struct VerifyArgs {
     /// Database directory (must exist).
     #[arg(long, value_name = "DIR")]
@@ -134,7 +154,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return parse_error(error),
     };
-    if let Err(error) = init_logging(&cli.log_level) {
+    let default_level = if matches!(cli.command, Command::Demo(_)) { "warn" } else { "info" };
+    if let Err(error) = init_logging(cli.log_level.as_deref().unwrap_or(default_level)) {
         eprintln!("error: {error:#}");
         return ExitCode::from(EXIT_BAD_INPUT as u8);
     }
@@ -212,6 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let location = StoreLocation { backend: cli.backend, dir: args.db.clone() };
             sync(&location, &args, json)
         }
+        Command::Demo(args) => demo(&args, json),
         Command::Verify(args) => {
             let location = StoreLocation { backend: cli.backend, dir: args.db };
             verify(&location, args.root.as_deref(), args.max_missing, json)
@@ -320,6 +342,26 @@ fn sync(location: &StoreLocation, args: &SyncArgs, json: bool) -> Result<ExitCod
         print_sync_summary(&summary);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn demo(args: &DemoArgs, json: bool) -> Result<ExitCode> {
+    let mut options = statesync::DemoOptions::default();
+    options.state.accounts = args.accounts;
+    options.state.seed = args.seed;
+    options.peers = args.peers as usize;
+    options.dir = args.keep.clone();
+    let report = runtime()?.block_on(async {
+        let mut display = progress::SyncDisplay::new(json);
+        let mut out: Box<dyn std::io::Write + Send> =
+            if json { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
+        let result = statesync::demo(&options, &mut out, &mut |status| display.update(status)).await;
+        display.finish();
+        result
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(if report.same_entries_as_source { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE as u8) })
 }
 
 fn print_sync_summary(summary: &statesync::SyncSummary) {
