@@ -60,3 +60,8 @@ pub use downloader;
 pub use kvdb;
 pub use peers;
 pub use trie_sync;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

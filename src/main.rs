@@ -316,6 +316,25 @@ fn serve(location: &StoreLocation, options: &ServeOptions, json: bool) -> Result
 fn sync(location: &StoreLocation, args: &SyncArgs, json: bool) -> Result<ExitCode> {
     let root = statesync::parse_root(&args.root)?;
     let peers = statesync::resolve_peers(&args.peers)?;
+    // A database this command creates is removed again if the peers turn out unusable, so bad input
+    // leaves nothing behind.
+    let created = location.dir.as_ref().filter(|dir| !dir.exists()).cloned();
+    let result = sync_into(location, args, root, peers, json);
+    if let (Err(error), Some(dir)) = (&result, created) {
+        if error.downcast_ref::<statesync::Error>().is_some_and(statesync::Error::is_bad_input) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    result
+}
+
+fn sync_into(
+    location: &StoreLocation,
+    args: &SyncArgs,
+    root: statesync::H256,
+    peers: Vec<SocketAddr>,
+    json: bool,
+) -> Result<ExitCode> {
     let store = location.open("sync", OpenMode::Create, false)?;
     let options = statesync::SyncOptions {
         root,

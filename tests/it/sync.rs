@@ -114,7 +114,8 @@ fn sync_bad_inputs_are_exit_2_with_one_line_and_leave_the_database_intact() {
     let elsewhere = Server::start(&elsewhere_db, &["--network-id", "5"]);
     run(&["sync", "--db", db, "--root", &root, "--peer", &elsewhere.addr]).bad_input("network");
 
-    // None of that stored anything; a good sync still completes.
+    // None of that stored anything (not even an empty database); a good sync still completes.
+    assert!(!synced.exists(), "a refused sync left a database behind");
     run(&["sync", "--db", db, "--root", &root, "--peer", &server.addr]).success();
     run(&["verify", "--db", db, "--root", &root]).success();
 }
