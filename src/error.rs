@@ -1,0 +1,199 @@
+//! Why a command failed, and which exit code that is.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::{Backend, GenesisError, H256};
+
+/// Exit code of a command that succeeded.
+pub const EXIT_OK: i32 = 0;
+/// Exit code of a command that ran and found a problem with the state (verify found a gap or a bad
+/// blob, a sync did not complete) or failed inside (a store that stopped working).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code of bad input: arguments, files, databases or peers that cannot be used as given. Nothing
+/// stored is touched when a command fails this way.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// What went wrong running a command.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The text given as a state root is not `0x` and 64 hex digits.
+    #[error("bad state root {input:?}: expected 0x followed by 64 hex digits")]
+    BadRoot {
+        /// What was given.
+        input: String,
+    },
+    /// A command that reads or writes a database on disk was not told where (`--db`).
+    #[error("{command} needs --db DIR")]
+    NoDatabasePath {
+        /// The command.
+        command: &'static str,
+    },
+    /// A command that needs a database another process can read was given `--backend memory`.
+    #[error(
+        "{command} cannot use --backend memory: an in-memory store holds nothing another command can use"
+    )]
+    MemoryBackend {
+        /// The command.
+        command: &'static str,
+    },
+    /// The database directory cannot be created.
+    #[error("cannot create database directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A command that reads an existing database found none at the path given.
+    #[error("no {backend} database at {path}")]
+    NoDatabase {
+        /// Where it was looked for.
+        path: PathBuf,
+        /// The backend asked for.
+        backend: Backend,
+    },
+    /// The database directory holds a database of another backend than the one asked for.
+    #[error("{path} holds a {found} database, not {asked}: pass --backend {found}")]
+    BackendMismatch {
+        /// The directory.
+        path: PathBuf,
+        /// The backend whose files are there.
+        found: Backend,
+        /// The backend asked for.
+        asked: Backend,
+    },
+    /// Opening the database failed: not a database, held by another process, not writable.
+    #[error("cannot open database: {source}")]
+    OpenStore {
+        /// Where it was opened.
+        path: PathBuf,
+        /// The storage layer's reason.
+        source: kvdb::Error,
+    },
+    /// A command that defaults to the database's recorded state root found none.
+    #[error("{path} records no state root: pass --root")]
+    NoRecordedRoot {
+        /// The database directory.
+        path: PathBuf,
+    },
+    /// The genesis file cannot be read or is malformed.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// The synthetic state's settings are invalid.
+    #[error("bad synthetic state settings: {0}")]
+    Synthetic(#[from] trie_sync::SyntheticError),
+    /// The server cannot listen on the address given.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A peer address does not parse or resolve.
+    #[error("bad peer address {input:?}: {reason}")]
+    BadPeerAddress {
+        /// What was given.
+        input: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// None of the peers given could be connected to.
+    #[error("no peer reachable: {reasons}")]
+    NoPeers {
+        /// Each peer's failure, `; `-separated.
+        reasons: String,
+    },
+    /// None of the connected peers has the root node of the state asked for.
+    #[error("none of the {peers} peers has state root {root:?}")]
+    RootUnavailable {
+        /// The state root.
+        root: H256,
+        /// How many peers were asked.
+        peers: usize,
+    },
+    /// The sync was interrupted (SIGINT or SIGTERM); what was complete is committed.
+    #[error("sync of {root:?} interrupted; what was complete is kept: run the same command to resume")]
+    Interrupted {
+        /// The state root.
+        root: H256,
+    },
+    /// The sync started and then failed.
+    #[error("sync failed: {0}")]
+    Download(Box<downloader::DownloadError>),
+    /// A verify walk found entries missing.
+    #[error("state {root:?} is incomplete: {missing} entries missing")]
+    Incomplete {
+        /// The state root.
+        root: H256,
+        /// How many entries are missing.
+        missing: u64,
+    },
+    /// A verify walk found a stored blob that does not match its hash or does not decode.
+    #[error("state {root:?} is damaged: {source}")]
+    Damaged {
+        /// The state root.
+        root: H256,
+        /// What the walk found.
+        source: trie_sync::WalkError,
+    },
+    /// The store failed while a command was using it.
+    #[error("database failed: {0}")]
+    Store(#[from] kvdb::Error),
+    /// A background task of the command failed (panicked or was cancelled).
+    #[error("internal task failed: {0}")]
+    Task(String),
+    /// The operating system refused something the command needed (a runtime, a signal handler, a
+    /// temporary directory).
+    #[error("{what}: {source}")]
+    Io {
+        /// What the command was doing.
+        what: &'static str,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the command was given something it cannot use (exit code [`EXIT_BAD_INPUT`]) rather
+    /// than failing on usable input.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Error::BadRoot { .. }
+            | Error::NoDatabasePath { .. }
+            | Error::MemoryBackend { .. }
+            | Error::CreateDir { .. }
+            | Error::BackendMismatch { .. }
+            | Error::NoDatabase { .. }
+            | Error::OpenStore { .. }
+            | Error::NoRecordedRoot { .. }
+            | Error::Genesis(_)
+            | Error::Synthetic(_)
+            | Error::Listen { .. }
+            | Error::BadPeerAddress { .. }
+            | Error::NoPeers { .. }
+            | Error::RootUnavailable { .. } => true,
+            Error::Interrupted { .. }
+            | Error::Download(_)
+            | Error::Incomplete { .. }
+            | Error::Damaged { .. }
+            | Error::Store(_)
+            | Error::Task(_)
+            | Error::Io { .. } => false,
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        if self.is_bad_input() {
+            EXIT_BAD_INPUT
+        } else {
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// The result type of the command implementations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,67 @@
+//! statesync: download the complete Ethereum state trie of a state root from untrusted peers, verify
+//! every node against its keccak-256 hash, and store it in an embedded database, resumably.
+//!
+//! This crate is the `statesync` command and a thin library over the layered crates it re-exports:
+//! - [`kvdb`]: the storage trait and its backends (in-memory, redb, fjall);
+//! - [`trie_sync`]: the node codec, trie builder, verification walk and sync scheduler (synchronous);
+//! - [`peers`]: the wire v1 protocol, TCP and in-process peers, the node-data server.
+//!
+//! The commands are functions here, so tests and the demo run them in-process: [`generate`] (`gen`),
+//! [`BoundServer`] (`serve`), [`verify`] (`verify`). Each fails with an [`Error`] that knows its exit
+//! code ([`Error::exit_code`]): 2 for bad input, 1 for a failure on usable input.
+//!
+//! ```
+//! use statesync::{generate, verify, Backend, OpenMode, StateSource, StoreLocation};
+//! use statesync::trie_sync::SyntheticConfig;
+//!
+//! let location = StoreLocation { backend: Backend::Memory, dir: None };
+//! let store = location.open("gen", OpenMode::Create, false)?;
+//! let generated = generate(store.as_ref(), &StateSource::Synthetic(SyntheticConfig::new(7, 100)))?;
+//! let root = statesync::parse_root(&generated.root)?;
+//! let report = verify(store.as_ref(), root, 10)?;
+//! assert!(report.complete);
+//! assert_eq!(report.accounts, 100);
+//! # Ok::<(), statesync::Error>(())
+//! ```
+//!
+//! # Features
+//! None: every backend is built in, since the command picks one at run time (`--backend`).
+
+mod connect;
+mod demo;
+mod error;
+mod estimate;
+mod fault;
+mod gen;
+mod genesis;
+pub mod report;
+mod serve;
+mod store;
+mod sync;
+mod verify;
+
+pub use connect::{connect_peers, fetch_nodes, probe_root, resolve_peers, ConnectedPeers, RootProbe};
+pub use demo::{demo, DemoOptions, DemoReport};
+pub use error::{Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+pub use estimate::KeySpaceGauge;
+pub use fault::{FaultyStore, StoreFault};
+pub use gen::{generate, GenReport, StateSource};
+pub use genesis::{GenesisError, GenesisState};
+pub use serve::{shutdown_signal, BoundServer, ServeOptions};
+pub use store::{
+    parse_root, record_root, recorded_root, Backend, OpenMode, StoreLocation, FJALL_DIR, HEAD_ROOT_KEY,
+    REDB_FILE,
+};
+pub use sync::{sync, DroppedPeer, SyncOptions, SyncStatus, SyncSummary};
+pub use trie_sync::H256;
+pub use verify::{verify, MissingReport, VerifyReport};
+
+pub use downloader;
+pub use kvdb;
+pub use peers;
+pub use trie_sync;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

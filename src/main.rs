@@ -1,0 +1,455 @@
+//! The `statesync` command: gen, serve, sync, verify, demo.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod progress;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use statesync::report::{human_bytes, human_duration, per_second};
+use statesync::trie_sync::SyntheticConfig;
+use statesync::{
+    Backend, BoundServer, OpenMode, ServeOptions, StateSource, StoreFault, StoreLocation, EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+};
+
+/// Download, verify and store the complete Ethereum state trie of a state root from untrusted peers.
+///
+/// Exit codes: 0 success; 1 the state is incomplete or damaged, or the command failed inside;
+/// 2 bad input (arguments, files, databases or peers that cannot be used; nothing stored is changed).
+#[derive(Debug, Parser)]
+#[command(name = "statesync", version, propagate_version = true)]
+struct Cli {
+    /// Log verbosity on stderr: error, warn, info, debug or trace, or a filter such as
+    /// `info,peers=debug` [default: info; warn for demo]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Print the command's report as one JSON object on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Storage engine of the database in --db: redb (one file, DIR/state.redb), fjall (an LSM
+    /// directory, DIR/fjall/) or memory (gone at exit; gen and sync only).
+    #[arg(long, global = true, value_enum, default_value_t = Backend::Redb)]
+    backend: Backend,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a state into a database: a reproducible synthetic one, or a genesis file's.
+    ///
+    /// Prints the state root (0x and 64 hex digits) as the last line of stdout, and counts on stderr.
+    Gen(GenArgs),
+    /// Serve the database's trie nodes and code over wire v1 until SIGINT or SIGTERM.
+    ///
+    /// Prints the address it listens on as the first line of stdout; logs connections on stderr.
+    Serve(ServeArgs),
+    /// Download the state of a root from peers into --db, verifying every node; resumes a partial sync.
+    ///
+    /// Shows a progress bar on a terminal (log lines otherwise) and a report at the end. Exits 0 only
+    /// when the state is complete; SIGINT/SIGTERM stop it with what is complete kept, to resume later.
+    Sync(SyncArgs),
+    /// The whole thing in one process, no arguments needed: generate a synthetic state (50,000
+    /// accounts) in a temporary directory, serve it from 4 peers on loopback (one faulty), sync it
+    /// into redb, verify it, and print what happened with the figures.
+    Demo(DemoArgs),
+    /// Walk a stored state from its root, re-hash every node and code blob, and count what is there.
+    ///
+    /// Exits 1 and lists the first missing entries (hash and nibble path) if anything is missing.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["accounts", "genesis"])))]
+struct GenArgs {
+    /// Database directory (created if absent).
+    #[arg(long, value_name = "DIR")]
+    db: Option<PathBuf>,
+    /// Accounts of a synthetic state.
+    #[arg(long, value_name = "N")]
+    accounts: Option<usize>,
+    /// Seed of the synthetic state: the same settings always give the same root.
+    #[arg(long, value_name = "S", default_value_t = 1, conflicts_with = "genesis")]
+    seed: u64,
+    /// Fraction of synthetic accounts that are contracts (code, and most with storage), 0 to 1.
+    #[arg(long, value_name = "F", default_value_t = 0.2, conflicts_with = "genesis")]
+    contracts: f64,
+    /// Slots of the largest synthetic storage trie (most are much smaller).
+    #[arg(long, value_name = "K", default_value_t = 1_000, conflicts_with = "genesis")]
+    max_slots: usize,
+    /// A go-ethereum style genesis file: its `alloc` (balance, nonce, code, storage) is the state.
+    #[arg(long, value_name = "FILE", conflicts_with = "accounts")]
+    genesis: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Database directory to serve (must exist).
+    #[arg(long, value_name = "DIR")]
+    db: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port (printed on stdout's first line).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:30333")]
+    listen: SocketAddr,
+    /// Peers served at once; more are told "too many peers" and closed.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    max_peers: usize,
+    /// Network id sent in the Status handshake; peers on another network are disconnected.
+    #[arg(long, value_name = "ID", default_value_t = 1)]
+    network_id: u64,
+    /// Misbehave on purpose, for tests and demos.
+    #[arg(long, value_enum, hide = true)]
+    fault: Option<StoreFault>,
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// Database directory (created if absent; a partial sync in it is resumed).
+    #[arg(long, value_name = "DIR")]
+    db: Option<PathBuf>,
+    /// State root to download (0x and 64 hex digits).
+    #[arg(long, value_name = "HASH")]
+    root: String,
+    /// A peer serving wire v1 (host:port); repeat for more peers.
+    #[arg(long = "peer", value_name = "ADDR", required = true)]
+    peers: Vec<String>,
+    /// Network id for the Status handshake; peers on another network are disconnected.
+    #[arg(long, value_name = "ID", default_value_t = 1)]
+    network_id: u64,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Accounts of the synthetic state.
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    accounts: usize,
+    /// Seed of the synthetic state.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Peers serving it; the last one is faulty (it flips a byte of every blob it sends).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=16))]
+    peers: u64,
+    /// Keep the databases in DIR instead of a temporary directory removed at the end.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// Database directory (must exist).
+    #[arg(long, value_name = "DIR")]
+    db: Option<PathBuf>,
+    /// State root to walk (0x and 64 hex digits); defaults to the root recorded by gen or sync.
+    #[arg(long, value_name = "HASH")]
+    root: Option<String>,
+    /// Missing entries listed in full (all are counted).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_missing: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return parse_error(error),
+    };
+    let default_level = if matches!(cli.command, Command::Demo(_)) { "warn" } else { "info" };
+    if let Err(error) = init_logging(cli.log_level.as_deref().unwrap_or(default_level)) {
+        eprintln!("error: {error:#}");
+        return ExitCode::from(EXIT_BAD_INPUT as u8);
+    }
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            // Our errors already name their cause in one line; others get anyhow's chain.
+            match error.downcast_ref::<statesync::Error>() {
+                Some(ours) => {
+                    eprintln!("error: {ours}");
+                    ExitCode::from(ours.exit_code() as u8)
+                }
+                None => {
+                    eprintln!("error: {error:#}");
+                    ExitCode::from(EXIT_FAILURE as u8)
+                }
+            }
+        }
+    }
+}
+
+/// Prints a usage error: one line for a bad value, clap's full message (with usage) otherwise; help
+/// and version go to stdout with success.
+fn parse_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            ExitCode::from(if error.use_stderr() { EXIT_BAD_INPUT as u8 } else { 0 })
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let rendered = error.render().to_string();
+            eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid value"));
+            ExitCode::from(EXIT_BAD_INPUT as u8)
+        }
+        _ => {
+            let _ = error.print();
+            ExitCode::from(EXIT_BAD_INPUT as u8)
+        }
+    }
+}
+
+fn init_logging(level: &str) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .with_context(|| format!("bad --log-level {level:?}"))?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| progress::LogWriter)
+        .with_ansi(ansi)
+        .init();
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let json = cli.json;
+    match cli.command {
+        Command::Gen(args) => {
+            let location = StoreLocation { backend: cli.backend, dir: args.db };
+            gen(&location, args.accounts, args.seed, args.contracts, args.max_slots, args.genesis, json)
+        }
+        Command::Serve(args) => {
+            let location = StoreLocation { backend: cli.backend, dir: args.db };
+            let options = ServeOptions {
+                listen: args.listen,
+                max_peers: args.max_peers,
+                network_id: args.network_id,
+                fault: args.fault,
+            };
+            serve(&location, &options, json)
+        }
+        Command::Sync(args) => {
+            let location = StoreLocation { backend: cli.backend, dir: args.db.clone() };
+            sync(&location, &args, json)
+        }
+        Command::Demo(args) => demo(&args, json),
+        Command::Verify(args) => {
+            let location = StoreLocation { backend: cli.backend, dir: args.db };
+            verify(&location, args.root.as_deref(), args.max_missing, json)
+        }
+    }
+}
+
+fn gen(
+    location: &StoreLocation,
+    accounts: Option<usize>,
+    seed: u64,
+    contracts: f64,
+    max_slots: usize,
+    genesis: Option<PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
+    let source = match (genesis, accounts) {
+        (Some(path), _) => StateSource::Genesis(path),
+        (None, Some(accounts)) => StateSource::Synthetic(SyntheticConfig {
+            seed,
+            accounts,
+            contract_fraction: contracts,
+            max_slots,
+        }),
+        (None, None) => unreachable!("clap requires --accounts or --genesis"),
+    };
+    // Read the genesis file before touching the database, so a bad file leaves no empty database.
+    if let StateSource::Genesis(path) = &source {
+        statesync::GenesisState::read(path).map_err(statesync::Error::from)?;
+    }
+    let store = location.open("gen", OpenMode::Create, false)?;
+    let report = statesync::generate(store.as_ref(), &source)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        eprintln!(
+            "generated {} accounts ({} contracts, {} storage slots): {} trie nodes, {} code blobs, {} in {} into {}",
+            report.accounts,
+            report.contracts,
+            report.storage_slots,
+            report.nodes,
+            report.codes,
+            human_bytes(report.bytes),
+            human_duration(report.elapsed),
+            location.describe(),
+        );
+        println!("{}", report.root);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| statesync::Error::Io { what: "starting the async runtime", source })
+        .map_err(Into::into)
+}
+
+fn serve(location: &StoreLocation, options: &ServeOptions, json: bool) -> Result<ExitCode> {
+    let store = location.open("serve", OpenMode::Existing, true)?;
+    runtime()?.block_on(async {
+        let server = BoundServer::bind(store, options).await?;
+        let addr = server.local_addr();
+        if json {
+            println!("{}", serde_json::json!({ "listening": addr.to_string() }));
+        } else {
+            println!("{addr}");
+        }
+        let stop = server.shutdown_handle();
+        let running = tokio::spawn(server.run());
+        statesync::shutdown_signal().await?;
+        tracing::info!(target: "statesync::serve", "signal received, shutting down");
+        stop.shutdown();
+        running.await.map_err(|error| statesync::Error::Task(error.to_string()))?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn sync(location: &StoreLocation, args: &SyncArgs, json: bool) -> Result<ExitCode> {
+    let root = statesync::parse_root(&args.root)?;
+    let peers = statesync::resolve_peers(&args.peers)?;
+    // A database this command creates is removed again if the peers turn out unusable, so bad input
+    // leaves nothing behind.
+    let created = location.dir.as_ref().filter(|dir| !dir.exists()).cloned();
+    let result = sync_into(location, args, root, peers, json);
+    if let (Err(error), Some(dir)) = (&result, created) {
+        if error.downcast_ref::<statesync::Error>().is_some_and(statesync::Error::is_bad_input) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    result
+}
+
+fn sync_into(
+    location: &StoreLocation,
+    args: &SyncArgs,
+    root: statesync::H256,
+    peers: Vec<SocketAddr>,
+    json: bool,
+) -> Result<ExitCode> {
+    let store = location.open("sync", OpenMode::Create, false)?;
+    let options = statesync::SyncOptions {
+        root,
+        peers,
+        network_id: args.network_id,
+        downloader: statesync::downloader::DownloaderConfig::default(),
+    };
+    let summary = runtime()?.block_on(async {
+        let mut display = progress::SyncDisplay::new(json);
+        let interrupt = async {
+            if statesync::shutdown_signal().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = statesync::sync(store, &options, &mut |status| display.update(status), interrupt).await;
+        display.finish();
+        result
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else if summary.already_complete {
+        println!("state {} is already complete in {}: nothing to fetch", summary.root, location.describe());
+    } else {
+        print_sync_summary(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(args: &DemoArgs, json: bool) -> Result<ExitCode> {
+    let mut options = statesync::DemoOptions::default();
+    options.state.accounts = args.accounts;
+    options.state.seed = args.seed;
+    options.peers = args.peers as usize;
+    options.dir = args.keep.clone();
+    let report = runtime()?.block_on(async {
+        let mut display = progress::SyncDisplay::new(json);
+        let mut out: Box<dyn std::io::Write + Send> =
+            if json { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
+        let result = statesync::demo(&options, &mut out, &mut |status| display.update(status)).await;
+        display.finish();
+        result
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(if report.same_entries_as_source { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE as u8) })
+}
+
+fn print_sync_summary(summary: &statesync::SyncSummary) {
+    let entries = summary.nodes + summary.codes;
+    println!("synced {} in {}", summary.root, human_duration(summary.elapsed));
+    println!("  trie nodes     {}", summary.nodes);
+    println!("  code blobs     {}", summary.codes);
+    println!(
+        "  bytes          {} ({}/s)",
+        human_bytes(summary.bytes),
+        human_bytes(per_second(summary.bytes, summary.elapsed) as u64)
+    );
+    println!("  rate           {:.0} entries/s", per_second(entries, summary.elapsed));
+    if summary.resumed_from > 0 {
+        println!("  resumed from   {} entries committed by an earlier sync", summary.resumed_from);
+    }
+    println!("  requests       {} ({} hashes retried)", summary.requests, summary.retried);
+    println!("  duplicate      {}", summary.duplicate);
+    println!("  unexpected     {}", summary.unexpected);
+    println!(
+        "  peers          {} connected, {} unreachable, {} dropped",
+        summary.peers_connected,
+        summary.peers_unreachable.len(),
+        summary.peers_dropped.len()
+    );
+    for failure in &summary.peers_unreachable {
+        println!("    unreachable {failure}");
+    }
+    for dropped in &summary.peers_dropped {
+        println!("    dropped {}: {}", dropped.peer, dropped.reason);
+    }
+}
+
+fn verify(location: &StoreLocation, root: Option<&str>, max_missing: usize, json: bool) -> Result<ExitCode> {
+    let root = root.map(statesync::parse_root).transpose()?;
+    let store = location.open("verify", OpenMode::Existing, true)?;
+    let root = match root {
+        Some(root) => root,
+        None => statesync::recorded_root(store.as_ref())?.ok_or_else(|| {
+            statesync::Error::NoRecordedRoot { path: location.dir.clone().unwrap_or_default() }
+        })?,
+    };
+    let report = statesync::verify(store.as_ref(), root, max_missing)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("state root     {}", report.root);
+        println!("accounts       {}", report.accounts);
+        println!("storage slots  {}", report.storage_slots);
+        println!("trie nodes     {}", report.nodes);
+        println!("code blobs     {}", report.codes);
+        println!("bytes          {} ({})", report.bytes, human_bytes(report.bytes));
+        println!(
+            "walked in      {} ({:.0} nodes/s)",
+            human_duration(report.elapsed),
+            per_second(report.nodes + report.codes, report.elapsed)
+        );
+        if report.complete {
+            println!("complete: every node and code blob is present and matches its hash");
+        } else {
+            println!("missing        {} entries; the first {}:", report.missing_count, report.missing.len());
+            for entry in &report.missing {
+                println!("  {} {:<9} at path {}", entry.hash, entry.kind, entry.path);
+            }
+        }
+    }
+    if report.complete {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(statesync::Error::Incomplete { root, missing: report.missing_count }.into())
+    }
+}

@@ -1,0 +1,88 @@
+//! `statesync serve`: answer wire v1 node-data requests from a database until told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kvdb::KeyValueStore;
+use peers::{NodeDataServer, PeerError, ServerConfig, ShutdownHandle, TcpConfig};
+
+use crate::fault::{FaultyStore, StoreFault};
+use crate::store::recorded_root;
+use crate::{Error, Result};
+
+/// Settings of `serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Connections served at once; more are refused with Disconnect{too many peers}.
+    pub max_peers: usize,
+    /// Network id sent in Status; peers on another network are disconnected.
+    pub network_id: u64,
+    /// Misbehave on purpose (tests and the demo).
+    pub fault: Option<StoreFault>,
+}
+
+/// A bound server, not yet running: its address is known, so a caller can announce it first.
+#[derive(Debug)]
+pub struct BoundServer {
+    server: NodeDataServer,
+}
+
+impl BoundServer {
+    /// Binds a server answering from `store` as `options` say; it announces the state root recorded
+    /// in the store (or none).
+    pub async fn bind(store: Arc<dyn KeyValueStore>, options: &ServeOptions) -> Result<Self> {
+        let head_root = recorded_root(store.as_ref())?.unwrap_or_default();
+        let store: Arc<dyn KeyValueStore> = match options.fault {
+            Some(fault) => Arc::new(FaultyStore::new(store, fault)),
+            None => store,
+        };
+        let config = ServerConfig {
+            tcp: TcpConfig { network_id: options.network_id, head_root, ..TcpConfig::default() },
+            max_peers: options.max_peers,
+        };
+        let server =
+            NodeDataServer::bind(options.listen, store, config).await.map_err(|error| match error {
+                PeerError::Bind { addr, source } => Error::Listen { addr, source },
+                other => Error::Task(other.to_string()),
+            })?;
+        if let Some(fault) = options.fault {
+            tracing::warn!(target: "statesync::serve", addr = %server.local_addr(), ?fault, "serving with an injected fault");
+        }
+        Ok(Self { server })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// A handle that stops it.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.server.shutdown_handle()
+    }
+
+    /// Serves until shut down, then waits for connections to close.
+    pub async fn run(self) {
+        self.server.run().await;
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (Ctrl-C only, elsewhere than Unix).
+pub async fn shutdown_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())
+            .map_err(|source| Error::Io { what: "installing the SIGTERM handler", source })?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map_err(|source| Error::Io { what: "waiting for SIGINT", source }),
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(|source| Error::Io { what: "waiting for Ctrl-C", source })
+    }
+}

@@ -1,0 +1,181 @@
+//! Where a command's database lives and how it is opened: one directory, one backend.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kvdb::{
+    Durability, FjallOptions, FjallStore, KeyValueStore, MemoryStore, Namespace, RedbOptions, RedbStore,
+    WriteBatch,
+};
+
+use crate::{Error, Result, H256};
+
+/// File of the redb backend inside the database directory.
+pub const REDB_FILE: &str = "state.redb";
+/// Directory of the fjall backend inside the database directory.
+pub const FJALL_DIR: &str = "fjall";
+
+/// Key in [`Namespace::Meta`] of the state root the database holds completely (written by `gen` and
+/// at the end of a complete `sync`), so `serve` can announce it and `verify` can default to it.
+pub const HEAD_ROOT_KEY: &[u8] = b"statesync/head_root";
+
+/// Batches between durable commits while writing a state: a crash loses at most the last few, which
+/// a resumed sync re-fetches, and each saves an fsync.
+const BULK_DURABILITY_EVERY: u32 = 16;
+
+/// A storage engine a command can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Backend {
+    /// One durable redb file, `DIR/state.redb`: the default.
+    #[default]
+    Redb,
+    /// A fjall LSM directory, `DIR/fjall/`: faster bulk writes, more files.
+    Fjall,
+    /// In memory, gone when the command exits: for dry runs and benchmarks.
+    Memory,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Redb => "redb",
+            Backend::Fjall => "fjall",
+            Backend::Memory => "memory",
+        })
+    }
+}
+
+/// Whether a command creates the database or needs one to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the directory and database if absent (`gen`, `sync`); writes are periodically durable
+    /// and the command flushes at the end.
+    Create,
+    /// The database must exist (`serve`, `verify`).
+    Existing,
+}
+
+/// Where a command's database is: a backend and, unless in memory, a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreLocation {
+    /// The engine.
+    pub backend: Backend,
+    /// The database directory (`--db`); unused for [`Backend::Memory`].
+    pub dir: Option<PathBuf>,
+}
+
+impl StoreLocation {
+    /// The redb database in `dir`.
+    pub fn redb(dir: impl Into<PathBuf>) -> Self {
+        Self { backend: Backend::Redb, dir: Some(dir.into()) }
+    }
+
+    /// Opens the store for `command`.
+    ///
+    /// Errors (all bad input): no `--db`; `memory` for a command whose database must outlive it
+    /// (`persistent`); a directory that cannot be created; another backend's files in the directory;
+    /// no database there in [`OpenMode::Existing`]; a database that cannot be opened (not a database,
+    /// held by another process, not writable).
+    pub fn open(
+        &self,
+        command: &'static str,
+        mode: OpenMode,
+        persistent: bool,
+    ) -> Result<Arc<dyn KeyValueStore>> {
+        if self.backend == Backend::Memory {
+            if persistent {
+                return Err(Error::MemoryBackend { command });
+            }
+            return Ok(Arc::new(MemoryStore::new()));
+        }
+        let dir = self.dir.as_deref().ok_or(Error::NoDatabasePath { command })?;
+        let (ours, theirs) = match self.backend {
+            Backend::Fjall => (dir.join(FJALL_DIR), (dir.join(REDB_FILE), Backend::Redb)),
+            _ => (dir.join(REDB_FILE), (dir.join(FJALL_DIR), Backend::Fjall)),
+        };
+        if !ours.exists() && theirs.0.exists() {
+            return Err(Error::BackendMismatch {
+                path: dir.to_path_buf(),
+                found: theirs.1,
+                asked: self.backend,
+            });
+        }
+        match mode {
+            OpenMode::Existing if !ours.exists() => {
+                return Err(Error::NoDatabase { path: dir.to_path_buf(), backend: self.backend });
+            }
+            OpenMode::Existing => {}
+            OpenMode::Create => create_dir(dir)?,
+        }
+        let durability = match mode {
+            OpenMode::Create => Durability::periodic(BULK_DURABILITY_EVERY),
+            OpenMode::Existing => Durability::Immediate,
+        };
+        let opened: kvdb::Result<Arc<dyn KeyValueStore>> = match self.backend {
+            Backend::Fjall => {
+                FjallStore::open(&ours, FjallOptions::new().durability(durability)).map(|s| Arc::new(s) as _)
+            }
+            _ => RedbStore::open(&ours, RedbOptions::new().durability(durability)).map(|s| Arc::new(s) as _),
+        };
+        opened.map_err(|source| Error::OpenStore { path: ours, source })
+    }
+
+    /// The directory, for messages ("in memory" without one).
+    pub fn describe(&self) -> String {
+        match (&self.backend, &self.dir) {
+            (Backend::Memory, _) | (_, None) => "memory".into(),
+            (backend, Some(dir)) => format!("{} ({backend})", dir.display()),
+        }
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        let source = std::io::Error::new(std::io::ErrorKind::AlreadyExists, "a file is in the way");
+        return Err(Error::CreateDir { path: dir.to_path_buf(), source });
+    }
+    std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir { path: dir.to_path_buf(), source })
+}
+
+/// The state root recorded in `store` as held completely, if any.
+pub fn recorded_root(store: &dyn KeyValueStore) -> Result<Option<H256>> {
+    let value = store.get(Namespace::Meta, HEAD_ROOT_KEY)?;
+    Ok(value.filter(|v| v.len() == 32).map(|v| H256::from_slice(&v)))
+}
+
+/// Adds the recording of `root` as the state held completely to `batch`.
+pub fn record_root(batch: &mut WriteBatch, root: H256) {
+    batch.put(Namespace::Meta, HEAD_ROOT_KEY.to_vec(), root.as_bytes().to_vec());
+}
+
+/// Parses a state root: `0x` (optional) and exactly 64 hex digits.
+pub fn parse_root(input: &str) -> Result<H256> {
+    let digits = input.strip_prefix("0x").or_else(|| input.strip_prefix("0X")).unwrap_or(input);
+    let bad = || Error::BadRoot { input: input.to_string() };
+    if digits.len() != 64 {
+        return Err(bad());
+    }
+    let bytes = hex::decode(digits).map_err(|_| bad())?;
+    Ok(H256::from_slice(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_parse_with_and_without_prefix() {
+        let hex = "d7f8974fb5ac78d9ac099b9ad5018bedc2ce0a72dad1827a1709da30580f0544";
+        assert_eq!(parse_root(hex).unwrap(), parse_root(&format!("0x{hex}")).unwrap());
+        assert!(matches!(parse_root("0x1234"), Err(Error::BadRoot { .. })));
+        assert!(matches!(parse_root(&format!("0x{}", "zz".repeat(32))), Err(Error::BadRoot { .. })));
+    }
+
+    #[test]
+    fn memory_is_refused_where_it_must_persist() {
+        let location = StoreLocation { backend: Backend::Memory, dir: None };
+        assert!(matches!(location.open("serve", OpenMode::Existing, true), Err(Error::MemoryBackend { .. })));
+        assert!(location.open("gen", OpenMode::Create, false).is_ok());
+    }
+}

@@ -1,0 +1,32 @@
+//! `serve`: answers wire v1 from its database, announces its root, stops cleanly on SIGTERM.
+
+use std::sync::Arc;
+
+use statesync::peers::{peer_events, Peer, PeerEvent, TcpConfig, TcpPeer};
+use statesync::trie_sync::keccak256;
+
+use crate::cli::{path, run, Server};
+
+#[test]
+fn serve_answers_node_data_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = run(&["gen", "--db", path(dir.path()), "--accounts", "100"]).success().last_line().to_string();
+    let root = statesync::parse_root(&root).unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let addr = server.addr.parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (events, mut inbox) = peer_events(8);
+        let peer: Arc<TcpPeer> = TcpPeer::connect(addr, TcpConfig::default(), events).await.unwrap();
+        assert_eq!(peer.remote_head_root(), root, "serve announces the recorded root");
+        peer.request_node_data(7, vec![root]).await.unwrap();
+        match inbox.recv().await {
+            Some(PeerEvent::NodeData { request_id: 7, blobs, .. }) => {
+                assert_eq!(blobs.len(), 1);
+                assert_eq!(keccak256(&blobs[0]), root);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+    assert_eq!(server.terminate(), Some(0));
+}

@@ -1,0 +1,131 @@
+//! End to end through the real binary: `gen` → `serve` processes → `sync` → `verify`; a second `sync`
+//! does nothing; a faulty peer is survived; each bad input to `sync` is exit 2 with one line.
+
+use std::path::Path;
+
+use crate::cli::{copy_db, path, run, vectors_or_skip, Server, MAINNET_ROOT};
+
+/// Syncs `root` from `servers` into `db`, verifies it, syncs again (a no-op), and returns the first
+/// sync's JSON report.
+fn sync_verify_resync(db: &Path, root: &str, servers: &[&Server]) -> serde_json::Value {
+    let mut args = vec!["--json", "sync", "--db", path(db), "--root", root];
+    for server in servers {
+        args.extend(["--peer", server.addr.as_str()]);
+    }
+    let first = run(&args).success();
+    let report: serde_json::Value = serde_json::from_str(first.stdout.trim()).expect("sync --json report");
+    assert_eq!(report["root"], root);
+    assert_eq!(report["already_complete"], false);
+
+    let verify = run(&["--json", "verify", "--db", path(db), "--root", root]).success();
+    let verified: serde_json::Value = serde_json::from_str(verify.stdout.trim()).unwrap();
+    assert_eq!(verified["complete"], true);
+    assert_eq!(
+        verified["nodes"], report["nodes"],
+        "every stored node is reachable, every reachable node stored"
+    );
+    assert_eq!(verified["codes"], report["codes"]);
+
+    let again = run(&args[1..]).success();
+    assert!(again.stdout.contains("already complete"), "{}", again.stdout);
+    report
+}
+
+#[test]
+fn synthetic_state_syncs_from_two_servers_verifies_and_resync_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let gen = run(&["--json", "gen", "--db", path(&source), "--accounts", "3000", "--seed", "9"]).success();
+    let generated: serde_json::Value = serde_json::from_str(gen.stdout.trim()).unwrap();
+    let root = generated["root"].as_str().unwrap().to_string();
+    let copy = dir.path().join("copy");
+    copy_db(&source, &copy);
+    let (a, b) = (Server::start(&source, &[]), Server::start(&copy, &[]));
+    let report = sync_verify_resync(&dir.path().join("synced"), &root, &[&a, &b]);
+    assert_eq!(report["nodes"], generated["nodes"]);
+    assert_eq!(report["codes"], generated["codes"]);
+    assert_eq!(report["peers_connected"], 2);
+    // The peers are no longer needed once the state is complete.
+    drop((a, b));
+    run(&["sync", "--db", path(&dir.path().join("synced")), "--root", &root, "--peer", "127.0.0.1:1"])
+        .success();
+}
+
+#[test]
+fn mainnet_genesis_syncs_from_two_servers_and_verifies() {
+    let Some(vectors) = vectors_or_skip("mainnet_genesis_syncs_from_two_servers_and_verifies") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let genesis = vectors.join("mainnet.json");
+    let gen = run(&["gen", "--db", path(&source), "--genesis", path(&genesis)]).success();
+    assert_eq!(gen.last_line(), MAINNET_ROOT);
+    let copy = dir.path().join("copy");
+    copy_db(&source, &copy);
+    let (a, b) = (Server::start(&source, &[]), Server::start(&copy, &[]));
+    let report = sync_verify_resync(&dir.path().join("synced"), MAINNET_ROOT, &[&a, &b]);
+    assert_eq!(report["nodes"], 12356);
+}
+
+#[test]
+fn a_peer_sending_corrupt_blobs_is_dropped_and_the_sync_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let root = run(&["gen", "--db", path(&source), "--accounts", "2000"]).success().last_line().to_string();
+    let copy = dir.path().join("copy");
+    copy_db(&source, &copy);
+    let honest = Server::start(&source, &[]);
+    let liar = Server::start(&copy, &["--fault", "corrupt"]);
+    let report = sync_verify_resync(&dir.path().join("synced"), &root, &[&liar, &honest]);
+    let dropped = report["peers_dropped"].as_array().unwrap();
+    assert!(
+        dropped.iter().any(|d| d["peer"] == liar.addr.as_str()
+            && d["reason"].as_str().unwrap().contains("none of them requested")),
+        "{report}"
+    );
+}
+
+#[test]
+fn sync_bad_inputs_are_exit_2_with_one_line_and_leave_the_database_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let root = run(&["gen", "--db", path(&source), "--accounts", "300"]).success().last_line().to_string();
+    let synced = dir.path().join("synced");
+    let db = path(&synced);
+    let (full_db, elsewhere_db) = (dir.path().join("full"), dir.path().join("elsewhere"));
+    copy_db(&source, &full_db);
+    copy_db(&source, &elsewhere_db);
+    let server = Server::start(&source, &[]);
+
+    run(&["sync", "--db", db, "--root", "0xabc", "--peer", &server.addr])
+        .bad_input("bad state root \"0xabc\"");
+    run(&["sync", "--db", db, "--root", &root, "--peer", "nowhere"])
+        .bad_input("bad peer address \"nowhere\"");
+    run(&["sync", "--db", db, "--root", &root, "--peer", "127.0.0.1:1", "--peer", "127.0.0.1:2"])
+        .bad_input("no peer reachable: 127.0.0.1:");
+    let unknown = format!("0x{}", "11".repeat(32));
+    run(&["sync", "--db", db, "--root", &unknown, "--peer", &server.addr])
+        .bad_input(&format!("none of the 1 peers has state root {unknown}"));
+
+    let full = Server::start(&full_db, &["--max-peers", "0"]);
+    run(&["sync", "--db", db, "--root", &root, "--peer", &full.addr])
+        .bad_input("refused the connection: too many peers");
+    let elsewhere = Server::start(&elsewhere_db, &["--network-id", "5"]);
+    run(&["sync", "--db", db, "--root", &root, "--peer", &elsewhere.addr]).bad_input("network");
+
+    // None of that stored anything (not even an empty database); a good sync still completes.
+    assert!(!synced.exists(), "a refused sync left a database behind");
+    run(&["sync", "--db", db, "--root", &root, "--peer", &server.addr]).success();
+    run(&["verify", "--db", db, "--root", &root]).success();
+}
+
+#[test]
+fn demo_runs_small_and_reports_json() {
+    let demo = run(&["--json", "demo", "--accounts", "2000"]).success();
+    let report: serde_json::Value = serde_json::from_str(demo.stdout.trim()).expect("demo --json report");
+    assert_eq!(report["verify"]["complete"], true);
+    assert_eq!(report["same_entries_as_source"], true);
+    assert_eq!(report["peers"].as_array().unwrap().len(), 4);
+    assert_eq!(report["verify"]["accounts"], 2000);
+}
