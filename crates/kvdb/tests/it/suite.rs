@@ -1,7 +1,7 @@
 //! Behaviour every store must have, written once over [`Backend`] and stamped out per backend by
 //! [`suite!`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -240,10 +240,15 @@ pub(crate) fn concurrent_readers_see_whole_batches<B: Backend>() -> TestResult {
     let store = Arc::new(B::open(dir.path())?);
     let counter_key = b"counter".to_vec();
     let done = Arc::new(AtomicBool::new(false));
+    // Reads completed by all readers; the writer waits for it to move after each batch so reads
+    // really interleave with writes, even on a loaded machine where a fast store (memory) could
+    // otherwise finish every batch before a reader thread is scheduled.
+    let reads = Arc::new(AtomicU64::new(0));
 
     let readers: Vec<_> = (0..3)
         .map(|_| {
             let (store, done, counter_key) = (Arc::clone(&store), Arc::clone(&done), counter_key.clone());
+            let reads = Arc::clone(&reads);
             thread::spawn(move || -> kvdb::Result<u64> {
                 let mut observations = 0;
                 while !done.load(Ordering::Acquire) {
@@ -258,6 +263,7 @@ pub(crate) fn concurrent_readers_see_whole_batches<B: Backend>() -> TestResult {
                         assert_eq!(seen.len() as u64, FILLERS, "a scan saw part of a batch");
                     }
                     observations += 1;
+                    reads.fetch_add(1, Ordering::AcqRel);
                 }
                 Ok(observations)
             })
@@ -271,7 +277,12 @@ pub(crate) fn concurrent_readers_see_whole_batches<B: Backend>() -> TestResult {
             batch.put(Namespace::Code, key(filler), n.to_be_bytes().to_vec());
         }
         batch.put(Namespace::Meta, counter_key.clone(), n.to_be_bytes().to_vec());
+        let before = reads.load(Ordering::Acquire);
         store.write(batch)?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while reads.load(Ordering::Acquire) == before && std::time::Instant::now() < deadline {
+            thread::yield_now();
+        }
     }
     done.store(true, Ordering::Release);
     for reader in readers {
