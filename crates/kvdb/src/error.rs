@@ -30,6 +30,20 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A write or flush on a store opened read-only (e.g. `RedbStore::open_read_only`); nothing was
+    /// written.
+    #[error("{path} is open read-only: writes are refused")]
+    ReadOnlyStore {
+        /// Where the store was opened.
+        path: PathBuf,
+    },
+    /// A read-only open found a database that was not closed cleanly (its last writer crashed): the
+    /// repair it needs writes, so open it for writing once first.
+    #[error("{path} was not closed cleanly and needs a repair, which a read-only open cannot make: open it for writing once")]
+    NeedsRepair {
+        /// Where the store was opened.
+        path: PathBuf,
+    },
     /// An I/O error while opening or using the store.
     #[error("I/O error on {path}: {source}")]
     Io {

@@ -66,6 +66,11 @@ impl FjallOptions {
 ///
 /// Only one handle may have the directory open at a time: a second open fails with
 /// [`Error::Locked`].
+///
+/// There is no read-only open, unlike `RedbStore::open_read_only`: fjall 3 has no read-only mode.
+/// Every open takes the directory's lock exclusively and may write (journal recovery, keyspace
+/// creation), so several processes cannot read one directory at once; threads of one process share
+/// one handle instead.
 pub struct FjallStore {
     db: fjall::Database,
     /// One keyspace per namespace, indexed by [`Namespace::index`].

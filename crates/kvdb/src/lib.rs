@@ -7,7 +7,8 @@
 //! Start from [`KeyValueStore`] and a backend:
 //! - [`MemoryStore`]: in memory, for tests and throwaway syncs.
 //! - `RedbStore` (feature `redb`, on by default): one durable [redb](https://docs.rs/redb) file; the
-//!   embedded default. Opened with `RedbOptions`.
+//!   embedded default. Opened with `RedbOptions`, for writing or, shared by several processes,
+//!   read-only (`RedbStore::open_read_only`).
 //! - `FjallStore` (feature `fjall`): a [fjall](https://docs.rs/fjall) LSM directory, proof that the
 //!   trait swaps cleanly. Opened with `FjallOptions`.
 //!

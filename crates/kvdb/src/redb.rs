@@ -1,5 +1,6 @@
 //! The redb backend: one durable file, the embedded default.
 
+use std::fmt;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,7 +60,8 @@ impl RedbOptions {
 
     /// With `true`, opening verifies the checksum of every page, so a file damaged outside redb is
     /// reported as [`Error::Corrupted`] instead of being trusted (redb documents that opening a file
-    /// damaged that way without the check may panic). It reads the whole file on every open.
+    /// damaged that way without the check may panic). It reads the whole file on every open. It does
+    /// not apply to [`RedbStore::open_read_only`]: redb's check writes.
     pub fn check_integrity_on_open(mut self, enabled: bool) -> Self {
         self.check_integrity_on_open = enabled;
         self
@@ -85,11 +87,14 @@ impl RedbOptions {
 /// Dropping the store closes the file cleanly, which makes pending non-durable batches durable;
 /// call [`KeyValueStore::flush`] to get an error instead of redb's best effort.
 ///
-/// Only one handle may have the file open at a time (redb takes a file lock): a second open, in this
-/// process or another, fails with [`Error::Locked`].
+/// A writable handle has the file to itself (redb locks the whole file): a second open, in this
+/// process or another, fails with [`Error::Locked`]. Any number of handles opened with
+/// [`RedbStore::open_read_only`], in this process or others, may share the file instead (a shared
+/// lock); they and a writable handle exclude each other, whichever comes second getting
+/// [`Error::Locked`].
 #[derive(Debug)]
 pub struct RedbStore {
-    db: redb::Database,
+    db: Handle,
     /// Where the file lives, for error messages.
     path: PathBuf,
     durability: Durability,
@@ -117,7 +122,7 @@ impl RedbStore {
         builder.set_check_integrity_on_open(options.check_integrity_on_open);
         let db = builder.create(&path).map_err(|err| map_error(&path, Operation::Open, err))?;
         let store = Self {
-            db,
+            db: Handle::Writable(db),
             path,
             durability: options.durability,
             batches: AtomicU64::new(0),
@@ -126,6 +131,46 @@ impl RedbStore {
         store.create_tables()?;
         debug!(target: "kvdb::redb", path = %store.path.display(), durability = ?store.durability, "opened");
         Ok(store)
+    }
+
+    /// Opens the existing database file at `path` for reading only, sharing it with any other
+    /// read-only handles (in this process or others) while keeping writers out.
+    ///
+    /// Nothing is created or changed on disk: [`KeyValueStore::write`] and [`KeyValueStore::flush`]
+    /// fail with [`Error::ReadOnlyStore`]. Of `options`, only the cache size applies; durability and
+    /// quick repair concern writes, and redb cannot run the integrity check of
+    /// [`RedbOptions::check_integrity_on_open`] without writing, so a read-only open skips it.
+    ///
+    /// Errors: [`Error::Io`] (kind `NotFound`) if there is no file at `path`; [`Error::NotADatabase`]
+    /// if `path` is a directory or a file that is not a redb database; [`Error::Locked`] if a writable
+    /// handle has it open; [`Error::NeedsRepair`] if it was not closed cleanly (its last writer
+    /// crashed), since the repair would write.
+    pub fn open_read_only(path: impl AsRef<Path>, options: RedbOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if path.is_dir() {
+            return Err(Error::NotADatabase { path, backend: BACKEND });
+        }
+        let mut builder = redb::Database::builder();
+        if let Some(bytes) = options.cache_size_bytes {
+            builder.set_cache_size(bytes);
+        }
+        let db = builder.open_read_only(&path).map_err(|err| match err {
+            redb::DatabaseError::RepairAborted => Error::NeedsRepair { path: path.clone() },
+            err => map_error(&path, Operation::Open, err),
+        })?;
+        debug!(target: "kvdb::redb", path = %path.display(), "opened read-only");
+        Ok(Self {
+            db: Handle::ReadOnly(db),
+            path,
+            durability: options.durability,
+            batches: AtomicU64::new(0),
+            quick_repair: options.quick_repair,
+        })
+    }
+
+    /// Whether the store was opened with [`RedbStore::open_read_only`].
+    fn is_read_only(&self) -> bool {
+        matches!(self.db, Handle::ReadOnly(_))
     }
 
     /// Where the database file lives.
@@ -148,16 +193,32 @@ impl RedbStore {
     }
 
     fn begin_write(&self, durable: bool) -> Result<redb::WriteTransaction> {
-        let mut txn = self.db.begin_write().map_err(|err| self.error(Operation::Write, err))?;
+        let Handle::Writable(db) = &self.db else {
+            return Err(Error::ReadOnlyStore { path: self.path.clone() });
+        };
+        let mut txn = db.begin_write().map_err(|err| self.error(Operation::Write, err))?;
         let durability = if durable { redb::Durability::Immediate } else { redb::Durability::None };
         txn.set_durability(durability).map_err(|err| self.error(Operation::Write, err))?;
         txn.set_quick_repair(self.quick_repair);
         Ok(txn)
     }
 
-    fn read_table(&self, namespace: Namespace) -> Result<redb::ReadOnlyTable<&'static [u8], &'static [u8]>> {
-        let txn = self.db.begin_read().map_err(|err| self.error(Operation::Read, err))?;
-        txn.open_table(table(namespace)).map_err(|err| self.error(Operation::Read, err))
+    /// The committed table of `namespace`; `None` if the file lacks it, which only a read-only handle
+    /// on a file that no writable [`RedbStore`] opened can meet (the table then reads as empty).
+    fn read_table(
+        &self,
+        namespace: Namespace,
+    ) -> Result<Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>> {
+        let txn = match &self.db {
+            Handle::Writable(db) => db.begin_read(),
+            Handle::ReadOnly(db) => db.begin_read(),
+        }
+        .map_err(|err| self.error(Operation::Read, err))?;
+        match txn.open_table(table(namespace)) {
+            Ok(table) => Ok(Some(table)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(err) => Err(self.error(Operation::Read, err)),
+        }
     }
 
     fn error(&self, operation: Operation, err: impl Into<redb::Error>) -> Error {
@@ -167,17 +228,21 @@ impl RedbStore {
 
 impl KeyValueStore for RedbStore {
     fn get(&self, namespace: Namespace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let table = self.read_table(namespace)?;
+        let Some(table) = self.read_table(namespace)? else { return Ok(None) };
         let value = table.get(key).map_err(|err| self.error(Operation::Read, err))?;
         Ok(value.map(|guard| guard.value().to_vec()))
     }
 
     fn contains(&self, namespace: Namespace, key: &[u8]) -> Result<bool> {
-        let table = self.read_table(namespace)?;
+        let Some(table) = self.read_table(namespace)? else { return Ok(false) };
         Ok(table.get(key).map_err(|err| self.error(Operation::Read, err))?.is_some())
     }
 
+    /// Fails with [`Error::ReadOnlyStore`] on a read-only store, even for an empty batch.
     fn write(&self, batch: WriteBatch) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::ReadOnlyStore { path: self.path.clone() });
+        }
         if batch.is_empty() {
             return Ok(());
         }
@@ -209,7 +274,7 @@ impl KeyValueStore for RedbStore {
     }
 
     fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
-        let table = self.read_table(namespace)?;
+        let Some(table) = self.read_table(namespace)? else { return Ok(()) };
         for entry in table.iter().map_err(|err| self.error(Operation::Read, err))? {
             let (key, value) = entry.map_err(|err| self.error(Operation::Read, err))?;
             visit(key.value(), value.value());
@@ -218,13 +283,32 @@ impl KeyValueStore for RedbStore {
     }
 
     /// Commits an empty transaction durably: redb then persists every earlier non-durable commit.
+    /// Fails with [`Error::ReadOnlyStore`] on a read-only store.
     fn flush(&self) -> Result<()> {
         let txn = self.begin_write(true)?;
         txn.commit().map_err(|err| self.error(Operation::Flush, err))
     }
 
     fn count(&self, namespace: Namespace) -> Result<u64> {
-        self.read_table(namespace)?.len().map_err(|err| self.error(Operation::Read, err))
+        let Some(table) = self.read_table(namespace)? else { return Ok(0) };
+        table.len().map_err(|err| self.error(Operation::Read, err))
+    }
+}
+
+/// The redb handle a [`RedbStore`] reads (and, if writable, writes) through.
+enum Handle {
+    /// From [`RedbStore::open`]: holds the file's lock exclusively.
+    Writable(redb::Database),
+    /// From [`RedbStore::open_read_only`]: shares the file's lock with other read-only handles.
+    ReadOnly(redb::ReadOnlyDatabase),
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Handle::Writable(_) => "Writable",
+            Handle::ReadOnly(_) => "ReadOnly",
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Crash atomicity: a child process writes batches in a loop and is SIGKILLed at a random moment;
 //! after reopening, every batch is entirely present or entirely absent, the batches present are a
-//! prefix of those written, and every batch the durability setting promised to keep is there.
+//! prefix of those written, and every batch the durability setting promised to keep is there. (For
+//! redb, a read-only open in between is refused as needing the repair it cannot make.)
 //!
 //! The child is this same test binary, re-executed to run the ignored test `crash::child_writer`
 //! with the store described in an environment variable. SIGKILL stops the process between any two
@@ -130,6 +131,14 @@ fn crash_rounds(backend: &str, every: u32) {
         );
         let last_acked = run.last_acked.expect("at least one acknowledged batch");
 
+        // A read-only handle cannot make the repair a crashed writer leaves behind, so it says so
+        // (and leaves the file for the writable reopen below to repair).
+        #[cfg(feature = "redb")]
+        if backend == "redb" {
+            let result = kvdb::RedbStore::open_read_only(&path, kvdb::RedbOptions::new());
+            assert!(matches!(result, Err(kvdb::Error::NeedsRepair { .. })), "{result:?}");
+        }
+
         let store = open(backend, every, &path).expect("reopen after the crash");
         // Each batch entirely present or entirely absent, and the present ones a prefix.
         let mut present = 0u64;
@@ -182,6 +191,13 @@ fn crash_rounds(backend: &str, every: u32) {
             run.start
         );
         expected_start = present;
+        drop(store);
+        #[cfg(feature = "redb")]
+        if backend == "redb" {
+            let reader = kvdb::RedbStore::open_read_only(&path, kvdb::RedbOptions::new())
+                .expect("read-only once a writer repaired and closed it");
+            assert_eq!(reader.count(Namespace::Meta).expect("count"), present);
+        }
     }
 }
 

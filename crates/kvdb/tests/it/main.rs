@@ -4,6 +4,8 @@
 //!   backend.
 //! - `bad_input`: opening what is not a usable database gives a typed error, never a panic.
 //! - `crash`: a writer SIGKILLed at a random moment leaves every batch all-or-nothing.
+//! - `read_only`: read-only redb handles share a file, across processes too, keep writers out and
+//!   refuse writes.
 
 mod backends;
 #[cfg(any(feature = "redb", feature = "fjall"))]
@@ -11,4 +13,6 @@ mod bad_input;
 #[cfg(any(feature = "redb", feature = "fjall"))]
 mod crash;
 mod data;
+#[cfg(feature = "redb")]
+mod read_only;
 mod suite;
