@@ -294,8 +294,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn serve(location: &StoreLocation, options: &ServeOptions, json: bool) -> Result<ExitCode> {
-    let store = location.open("serve", OpenMode::Existing, true)?;
+    let store = location.open("serve", OpenMode::ReadOnly, true)?;
     runtime()?.block_on(async {
+        let stop_signal = statesync::shutdown_signal()?;
         let server = BoundServer::bind(store, options).await?;
         let addr = server.local_addr();
         if json {
@@ -305,7 +306,7 @@ fn serve(location: &StoreLocation, options: &ServeOptions, json: bool) -> Result
         }
         let stop = server.shutdown_handle();
         let running = tokio::spawn(server.run());
-        statesync::shutdown_signal().await?;
+        stop_signal.await;
         tracing::info!(target: "statesync::serve", "signal received, shutting down");
         stop.shutdown();
         running.await.map_err(|error| statesync::Error::Task(error.to_string()))?;
@@ -344,9 +345,12 @@ fn sync_into(
     };
     let summary = runtime()?.block_on(async {
         let mut display = progress::SyncDisplay::new(json);
-        let interrupt = async {
-            if statesync::shutdown_signal().await.is_err() {
-                std::future::pending::<()>().await;
+        // Installed before the sync starts; without handlers, the sync simply cannot be interrupted.
+        let signal = statesync::shutdown_signal();
+        let interrupt = async move {
+            match signal {
+                Ok(signal) => signal.await,
+                Err(_) => std::future::pending::<()>().await,
             }
         };
         let result = statesync::sync(store, &options, &mut |status| display.update(status), interrupt).await;
@@ -416,7 +420,7 @@ fn print_sync_summary(summary: &statesync::SyncSummary) {
 
 fn verify(location: &StoreLocation, root: Option<&str>, max_missing: usize, json: bool) -> Result<ExitCode> {
     let root = root.map(statesync::parse_root).transpose()?;
-    let store = location.open("verify", OpenMode::Existing, true)?;
+    let store = location.open("verify", OpenMode::ReadOnly, true)?;
     let root = match root {
         Some(root) => root,
         None => statesync::recorded_root(store.as_ref())?.ok_or_else(|| {

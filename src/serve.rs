@@ -69,20 +69,33 @@ impl BoundServer {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM (Ctrl-C only, elsewhere than Unix).
-pub async fn shutdown_signal() -> Result<()> {
+/// Installs the SIGINT and SIGTERM handlers now and returns a future that resolves on either
+/// (Ctrl-C only, elsewhere than Unix).
+///
+/// Install before announcing readiness (e.g. before `serve` prints its address): until the handlers
+/// are in place, SIGTERM would kill the process instead of stopping it cleanly. Must be called within
+/// a tokio runtime.
+pub fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let mut terminate = signal(SignalKind::terminate())
             .map_err(|source| Error::Io { what: "installing the SIGTERM handler", source })?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.map_err(|source| Error::Io { what: "waiting for SIGINT", source }),
-            _ = terminate.recv() => Ok(()),
-        }
+        let mut interrupt = signal(SignalKind::interrupt())
+            .map_err(|source| Error::Io { what: "installing the SIGINT handler", source })?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await.map_err(|source| Error::Io { what: "waiting for Ctrl-C", source })
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
     }
 }

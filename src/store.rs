@@ -52,8 +52,14 @@ pub enum OpenMode {
     /// Create the directory and database if absent (`gen`, `sync`); writes are periodically durable
     /// and the command flushes at the end.
     Create,
-    /// The database must exist (`serve`, `verify`).
+    /// The database must exist, and is opened for writing (tools and tests that alter it).
     Existing,
+    /// The database must exist, and is opened read-only (`serve`, `verify`): a redb database is
+    /// shared with any other reader, so several `serve` processes and a `verify` can use one
+    /// database at once, while a writer (`gen`, `sync`) is kept out. A redb file left unclean by a
+    /// crashed writer is first repaired by a brief writable open. fjall has no read-only mode: its
+    /// directory is opened for writing, by one process at a time.
+    ReadOnly,
 }
 
 /// Where a command's database is: a backend and, unless in memory, a directory.
@@ -75,8 +81,8 @@ impl StoreLocation {
     ///
     /// Errors (all bad input): no `--db`; `memory` for a command whose database must outlive it
     /// (`persistent`); a directory that cannot be created; another backend's files in the directory;
-    /// no database there in [`OpenMode::Existing`]; a database that cannot be opened (not a database,
-    /// held by another process, not writable).
+    /// no database there in [`OpenMode::Existing`] or [`OpenMode::ReadOnly`]; a database that cannot
+    /// be opened (not a database, held by another process, not writable).
     pub fn open(
         &self,
         command: &'static str,
@@ -102,20 +108,21 @@ impl StoreLocation {
             });
         }
         match mode {
-            OpenMode::Existing if !ours.exists() => {
+            OpenMode::Existing | OpenMode::ReadOnly if !ours.exists() => {
                 return Err(Error::NoDatabase { path: dir.to_path_buf(), backend: self.backend });
             }
-            OpenMode::Existing => {}
+            OpenMode::Existing | OpenMode::ReadOnly => {}
             OpenMode::Create => create_dir(dir)?,
         }
         let durability = match mode {
             OpenMode::Create => Durability::periodic(BULK_DURABILITY_EVERY),
-            OpenMode::Existing => Durability::Immediate,
+            OpenMode::Existing | OpenMode::ReadOnly => Durability::Immediate,
         };
-        let opened: kvdb::Result<Arc<dyn KeyValueStore>> = match self.backend {
-            Backend::Fjall => {
+        let opened: kvdb::Result<Arc<dyn KeyValueStore>> = match (self.backend, mode) {
+            (Backend::Fjall, _) => {
                 FjallStore::open(&ours, FjallOptions::new().durability(durability)).map(|s| Arc::new(s) as _)
             }
+            (_, OpenMode::ReadOnly) => open_redb_read_only(&ours).map(|s| Arc::new(s) as _),
             _ => RedbStore::open(&ours, RedbOptions::new().durability(durability)).map(|s| Arc::new(s) as _),
         };
         opened.map_err(|source| Error::OpenStore { path: ours, source })
@@ -127,6 +134,20 @@ impl StoreLocation {
             (Backend::Memory, _) | (_, None) => "memory".into(),
             (backend, Some(dir)) => format!("{} ({backend})", dir.display()),
         }
+    }
+}
+
+/// Opens the redb file at `path` read-only; if a crashed writer left it needing a repair (which a
+/// read-only open cannot make), repairs it first by opening and closing it for writing, as `sync` or
+/// `gen` would on their next run.
+fn open_redb_read_only(path: &Path) -> kvdb::Result<RedbStore> {
+    match RedbStore::open_read_only(path, RedbOptions::new()) {
+        Err(kvdb::Error::NeedsRepair { .. }) => {
+            tracing::info!(target: "statesync::store", path = %path.display(), "not closed cleanly: repairing before opening read-only");
+            drop(RedbStore::open(path, RedbOptions::new())?);
+            RedbStore::open_read_only(path, RedbOptions::new())
+        }
+        opened => opened,
     }
 }
 
@@ -175,7 +196,7 @@ mod tests {
     #[test]
     fn memory_is_refused_where_it_must_persist() {
         let location = StoreLocation { backend: Backend::Memory, dir: None };
-        assert!(matches!(location.open("serve", OpenMode::Existing, true), Err(Error::MemoryBackend { .. })));
+        assert!(matches!(location.open("serve", OpenMode::ReadOnly, true), Err(Error::MemoryBackend { .. })));
         assert!(location.open("gen", OpenMode::Create, false).is_ok());
     }
 }

@@ -55,9 +55,11 @@ fn another_backends_database_is_named() {
 fn db_held_by_another_process_is_refused_and_undamaged() {
     let dir = tempfile::tempdir().unwrap();
     let root = run(&["gen", "--db", path(dir.path()), "--accounts", "200"]).success().last_line().to_string();
+    // `serve` holds it read-only: readers may share it (see `serve`), writers are refused.
     let server = Server::start(dir.path(), &[]);
     run(&["gen", "--db", path(dir.path()), "--accounts", "10"]).bad_input("already open in another process");
-    run(&["verify", "--db", path(dir.path())]).bad_input("already open in another process");
+    run(&["sync", "--db", path(dir.path()), "--root", &root, "--peer", &server.addr])
+        .bad_input("already open in another process");
     assert_eq!(server.terminate(), Some(0));
     run(&["verify", "--db", path(dir.path()), "--root", &root]).success();
 }

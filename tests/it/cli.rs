@@ -118,16 +118,6 @@ impl Drop for Server {
     }
 }
 
-/// A copy of the database directory `from` at `to`: each `serve` process needs its own (redb
-/// locks its file for one process), as two real peers would each have their own.
-pub(crate) fn copy_db(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("creating the copy's directory");
-    for entry in std::fs::read_dir(from).expect("reading the database directory") {
-        let entry = entry.expect("directory entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copying a database file");
-    }
-}
-
 /// A path as `&str` for arguments (test paths are UTF-8).
 pub(crate) fn path(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temp path")

@@ -1,6 +1,9 @@
 //! `gen` then `verify`: roots, reproducibility, backends, gaps.
 
-use statesync::kvdb::{KeyValueStore, Namespace, WriteBatch};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use statesync::kvdb::{Error as StoreError, KeyValueStore, Namespace, RedbOptions, RedbStore, WriteBatch};
 use statesync::trie_sync::{ChildRef, Node};
 use statesync::{Backend, OpenMode, StoreLocation};
 
@@ -80,4 +83,32 @@ fn verify_lists_missing_nodes_with_paths_and_exits_1() {
     assert!(verify.stdout.contains("trie node"), "{}", verify.stdout);
     assert!(verify.stdout.contains("code"), "{}", verify.stdout);
     assert!(verify.stderr.contains("is incomplete"), "{}", verify.stderr);
+}
+
+#[test]
+fn verify_repairs_what_a_killed_writer_left_then_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(statesync::REDB_FILE);
+    // gen opens the database before it builds the state, so killing it soon after the file appears
+    // leaves the file as a crashed writer does.
+    let mut gen = crate::cli::statesync(&["gen", "--db", path(dir.path()), "--accounts", "200000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !file.exists() {
+        assert!(Instant::now() < deadline, "gen created no database");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    gen.kill().unwrap();
+    let status = gen.wait().unwrap();
+    assert!(!status.success(), "gen finished before it was killed: {status:?}");
+    let opened = RedbStore::open_read_only(&file, RedbOptions::new());
+    assert!(matches!(opened, Err(StoreError::NeedsRepair { .. })), "{opened:?}");
+
+    // verify opens it anyway (repairing it first) and finds no recorded state in it.
+    run(&["verify", "--db", path(dir.path())]).bad_input("records no state root: pass --root");
+    RedbStore::open_read_only(&file, RedbOptions::new()).expect("repaired: opens read-only now");
 }

@@ -1,4 +1,5 @@
-//! `serve`: answers wire v1 from its database, announces its root, stops cleanly on SIGTERM.
+//! `serve`: answers wire v1 from its database, announces its root, stops cleanly on SIGTERM, and
+//! shares its database with other `serve` processes and `verify`.
 
 use std::sync::Arc;
 
@@ -29,4 +30,34 @@ fn serve_answers_node_data_and_stops_on_sigterm() {
         }
     });
     assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn two_serves_and_a_verify_share_one_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = run(&["gen", "--db", path(dir.path()), "--accounts", "300"]).success().last_line().to_string();
+    let (first, second) = (Server::start(dir.path(), &[]), Server::start(dir.path(), &[]));
+    let verify = run(&["--json", "verify", "--db", path(dir.path())]).success();
+    let report: serde_json::Value = serde_json::from_str(verify.stdout.trim()).unwrap();
+    assert_eq!((&report["root"], &report["complete"]), (&serde_json::json!(root), &serde_json::json!(true)));
+    assert_eq!(report["accounts"], 300);
+
+    // Both servers answer from it while verify runs beside them.
+    let root = statesync::parse_root(&root).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for server in [&first, &second] {
+        runtime.block_on(async {
+            let (events, mut inbox) = peer_events(8);
+            let addr = server.addr.parse().unwrap();
+            let peer: Arc<TcpPeer> = TcpPeer::connect(addr, TcpConfig::default(), events).await.unwrap();
+            peer.request_node_data(1, vec![root]).await.unwrap();
+            match inbox.recv().await {
+                Some(PeerEvent::NodeData { blobs, .. }) => assert_eq!(keccak256(&blobs[0]), root),
+                other => panic!("unexpected {other:?}"),
+            }
+        });
+    }
+    assert_eq!(first.terminate(), Some(0));
+    run(&["verify", "--db", path(dir.path())]).success();
+    assert_eq!(second.terminate(), Some(0));
 }

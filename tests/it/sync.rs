@@ -1,9 +1,10 @@
 //! End to end through the real binary: `gen` → `serve` processes → `sync` → `verify`; a second `sync`
-//! does nothing; a faulty peer is survived; each bad input to `sync` is exit 2 with one line.
+//! does nothing; a faulty peer is survived; each bad input to `sync` is exit 2 with one line. The
+//! `serve` processes of a test share one database (each opens it read-only).
 
 use std::path::Path;
 
-use crate::cli::{copy_db, path, run, vectors_or_skip, Server, MAINNET_ROOT};
+use crate::cli::{path, run, vectors_or_skip, Server, MAINNET_ROOT};
 
 /// Syncs `root` from `servers` into `db`, verifies it, syncs again (a no-op), and returns the first
 /// sync's JSON report.
@@ -38,9 +39,7 @@ fn synthetic_state_syncs_from_two_servers_verifies_and_resync_is_a_no_op() {
     let gen = run(&["--json", "gen", "--db", path(&source), "--accounts", "3000", "--seed", "9"]).success();
     let generated: serde_json::Value = serde_json::from_str(gen.stdout.trim()).unwrap();
     let root = generated["root"].as_str().unwrap().to_string();
-    let copy = dir.path().join("copy");
-    copy_db(&source, &copy);
-    let (a, b) = (Server::start(&source, &[]), Server::start(&copy, &[]));
+    let (a, b) = (Server::start(&source, &[]), Server::start(&source, &[]));
     let report = sync_verify_resync(&dir.path().join("synced"), &root, &[&a, &b]);
     assert_eq!(report["nodes"], generated["nodes"]);
     assert_eq!(report["codes"], generated["codes"]);
@@ -61,9 +60,7 @@ fn mainnet_genesis_syncs_from_two_servers_and_verifies() {
     let genesis = vectors.join("mainnet.json");
     let gen = run(&["gen", "--db", path(&source), "--genesis", path(&genesis)]).success();
     assert_eq!(gen.last_line(), MAINNET_ROOT);
-    let copy = dir.path().join("copy");
-    copy_db(&source, &copy);
-    let (a, b) = (Server::start(&source, &[]), Server::start(&copy, &[]));
+    let (a, b) = (Server::start(&source, &[]), Server::start(&source, &[]));
     let report = sync_verify_resync(&dir.path().join("synced"), MAINNET_ROOT, &[&a, &b]);
     assert_eq!(report["nodes"], 12356);
 }
@@ -73,10 +70,8 @@ fn a_peer_sending_corrupt_blobs_is_dropped_and_the_sync_completes() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source");
     let root = run(&["gen", "--db", path(&source), "--accounts", "2000"]).success().last_line().to_string();
-    let copy = dir.path().join("copy");
-    copy_db(&source, &copy);
     let honest = Server::start(&source, &[]);
-    let liar = Server::start(&copy, &["--fault", "corrupt"]);
+    let liar = Server::start(&source, &["--fault", "corrupt"]);
     let report = sync_verify_resync(&dir.path().join("synced"), &root, &[&liar, &honest]);
     let dropped = report["peers_dropped"].as_array().unwrap();
     assert!(
@@ -93,9 +88,6 @@ fn sync_bad_inputs_are_exit_2_with_one_line_and_leave_the_database_intact() {
     let root = run(&["gen", "--db", path(&source), "--accounts", "300"]).success().last_line().to_string();
     let synced = dir.path().join("synced");
     let db = path(&synced);
-    let (full_db, elsewhere_db) = (dir.path().join("full"), dir.path().join("elsewhere"));
-    copy_db(&source, &full_db);
-    copy_db(&source, &elsewhere_db);
     let server = Server::start(&source, &[]);
 
     run(&["sync", "--db", db, "--root", "0xabc", "--peer", &server.addr])
@@ -108,10 +100,10 @@ fn sync_bad_inputs_are_exit_2_with_one_line_and_leave_the_database_intact() {
     run(&["sync", "--db", db, "--root", &unknown, "--peer", &server.addr])
         .bad_input(&format!("none of the 1 peers has state root {unknown}"));
 
-    let full = Server::start(&full_db, &["--max-peers", "0"]);
+    let full = Server::start(&source, &["--max-peers", "0"]);
     run(&["sync", "--db", db, "--root", &root, "--peer", &full.addr])
         .bad_input("refused the connection: too many peers");
-    let elsewhere = Server::start(&elsewhere_db, &["--network-id", "5"]);
+    let elsewhere = Server::start(&source, &["--network-id", "5"]);
     run(&["sync", "--db", db, "--root", &root, "--peer", &elsewhere.addr]).bad_input("network");
 
     // None of that stored anything (not even an empty database); a good sync still completes.
