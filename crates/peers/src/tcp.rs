@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{watch, Mutex};
 use tracing::Instrument;
 
-use crate::frame::{read_message, ReadError};
+use crate::frame::{read_message, FrameLimits, ReadError, MAX_RESPONSE_FRAME_BYTES};
 use crate::handshake::{handshake, send, send_disconnect};
 use crate::{
     DisconnectCause, DisconnectReason, Message, Peer, PeerError, PeerEvent, PeerEventSender, PeerId,
@@ -169,6 +169,11 @@ async fn read_loop(
     mut closed: watch::Receiver<Option<DisconnectReason>>,
     events: PeerEventSender,
 ) {
+    let limits = FrameLimits {
+        max_bytes: MAX_RESPONSE_FRAME_BYTES,
+        idle_timeout: None,
+        frame_timeout: connection.config.frame_timeout,
+    };
     let (cause, goodbye) = loop {
         let read = tokio::select! {
             biased;
@@ -178,7 +183,7 @@ async fn read_loop(
                 let reason = reason.unwrap_or(DisconnectReason::Requested);
                 break (DisconnectCause::Local { reason }, Some(reason));
             }
-            read = read_message(&mut reader) => read,
+            read = read_message(&mut reader, limits) => read,
         };
         match read {
             Ok(Some(Message::NodeData { request_id, blobs })) => {
@@ -206,6 +211,16 @@ async fn read_loop(
             }
             Err(ReadError::Io(error)) => {
                 break (DisconnectCause::ConnectionLost { kind: error.kind() }, None)
+            }
+            Err(ReadError::FrameTimeout { expected, got }) => {
+                tracing::debug!(target: "peers::tcp", %peer, expected, got, "frame stalled");
+                let reason = DisconnectReason::Timeout;
+                break (DisconnectCause::Local { reason }, Some(reason));
+            }
+            Err(ReadError::Idle) => {
+                // Not asked for (no idle timeout on the client side); treated as a stall all the same.
+                let reason = DisconnectReason::Timeout;
+                break (DisconnectCause::Local { reason }, Some(reason));
             }
         }
     };

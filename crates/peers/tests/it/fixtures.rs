@@ -132,7 +132,21 @@ impl RawClient {
 
     /// The next message, or `Closed`; panics after 10 s of silence (nothing here should take that long).
     pub(crate) async fn recv(&mut self) -> Received {
-        tokio::time::timeout(Duration::from_secs(10), self.recv_inner()).await.expect("an answer within 10 s")
+        self.recv_within(Duration::from_secs(10)).await
+    }
+
+    /// The next message, or `Closed`; panics after `limit` of silence. For tests in paused time, where
+    /// the limit must outlast the timeouts under test.
+    pub(crate) async fn recv_within(&mut self, limit: Duration) -> Received {
+        tokio::time::timeout(limit, self.recv_inner()).await.expect("an answer in time")
+    }
+
+    /// Expects a GetNodeData and returns its request id.
+    pub(crate) async fn expect_request(&mut self) -> u64 {
+        match self.recv().await {
+            Received::Message(Message::GetNodeData { request_id, .. }) => request_id,
+            other => panic!("expected GetNodeData, got {other:?}"),
+        }
     }
 
     async fn recv_inner(&mut self) -> Received {
