@@ -99,7 +99,10 @@ pub(crate) enum Received {
 impl RawClient {
     /// Connects without a handshake.
     pub(crate) async fn connect(addr: SocketAddr) -> Self {
-        Self { stream: TcpStream::connect(addr).await.unwrap() }
+        let stream = TcpStream::connect(addr).await.unwrap();
+        // Every message leaves at once: a Nagle delay would be real time, which paused-time tests skip.
+        stream.set_nodelay(true).unwrap();
+        Self { stream }
     }
 
     /// Connects and exchanges Status for network 1, checking the server's.
@@ -147,6 +150,11 @@ impl RawClient {
             Received::Message(Message::GetNodeData { request_id, .. }) => request_id,
             other => panic!("expected GetNodeData, got {other:?}"),
         }
+    }
+
+    /// Sends one message, ignoring a failed write (the other side may have closed already).
+    pub(crate) async fn try_send(&mut self, message: &Message) -> bool {
+        self.stream.write_all(&encode_frame(message).unwrap()).await.is_ok()
     }
 
     async fn recv_inner(&mut self) -> Received {
