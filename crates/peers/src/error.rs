@@ -62,6 +62,11 @@ pub enum WireError {
     #[error("empty frame")]
     EmptyFrame,
     /// The connection ended inside a frame.
+    ///
+    /// No longer produced by this crate: a connection ending inside a frame is a peer that crashed or
+    /// lost its link, not a hostile one, and is reported as a lost connection
+    /// ([`DisconnectCause::ConnectionLost`](crate::DisconnectCause::ConnectionLost) with
+    /// `UnexpectedEof`). Kept so that code matching on it still compiles.
     #[error("connection ended inside a frame: expected {expected} bytes, got {got}")]
     TruncatedFrame {
         /// Bytes the frame (header or body) should have had.
@@ -132,6 +137,16 @@ pub enum WireError {
         /// Hashes requested.
         count: usize,
         /// The limit.
+        max: usize,
+    },
+    /// The peer kept sending NodeData for request ids we never sent it, or had already seen answered:
+    /// more such answers than the transport tolerates. They were dropped without reaching the sync
+    /// layer; past the tolerance the peer is only wasting our bandwidth (or flooding us).
+    #[error("{count} NodeData answers to requests never sent or already answered, at most {max} tolerated")]
+    UnrequestedResponses {
+        /// Such answers received.
+        count: usize,
+        /// How many are tolerated.
         max: usize,
     },
     /// NodeData carried more blobs than any request may ask for

@@ -9,8 +9,10 @@ use crate::{DisconnectReason, PeerId, WireError};
 /// Something a peer's transport reports to the sync layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerEvent {
-    /// A NodeData answer arrived. The transport does not match it to a request: the receiver does (and
-    /// discards an answer whose `request_id` matches nothing in flight).
+    /// A NodeData answer arrived. The receiver matches it to a request (and discards an answer whose
+    /// `request_id` matches nothing in flight, such as a late answer to a request it gave up on). The
+    /// TCP transport forwards only answers to request ids it sent and has not seen answered yet;
+    /// [`InProcessPeer`](crate::InProcessPeer) forwards whatever its faults produce.
     NodeData {
         /// Who answered.
         peer: PeerId,
@@ -41,7 +43,9 @@ impl PeerEvent {
 /// Why a peer's connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisconnectCause {
-    /// We closed it with [`Peer::disconnect`](crate::Peer::disconnect), or by dropping the last handle.
+    /// We closed it: with [`Peer::disconnect`](crate::Peer::disconnect), by dropping the last handle, or
+    /// (TCP, reason [`DisconnectReason::Timeout`]) because the peer left a frame unfinished for longer
+    /// than [`TcpConfig::frame_timeout`](crate::TcpConfig::frame_timeout).
     Local {
         /// The reason we gave.
         reason: DisconnectReason,
@@ -86,7 +90,8 @@ impl std::fmt::Display for DisconnectCause {
 /// [`PeerEventSender`]; the sync layer owns the [`PeerEventReceiver`].
 ///
 /// Bounded on purpose: a transport that produces events faster than the sync layer consumes them waits
-/// (a TCP reader stops reading its socket), so peer-supplied data never piles up in memory. `capacity`
+/// (a TCP reader stops reading its socket, yet still closes when asked), so peer-supplied data never
+/// piles up in memory. `capacity`
 /// is in events (each at most one frame); 0 is taken as 1.
 pub fn peer_events(capacity: usize) -> (PeerEventSender, PeerEventReceiver) {
     let (sender, receiver) = mpsc::channel(capacity.max(1));

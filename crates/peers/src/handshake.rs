@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::frame::{read_message, write_message, ReadError};
+use crate::frame::{read_message, write_message, FrameLimits, ReadError, MAX_REQUEST_FRAME_BYTES};
 use crate::{DisconnectReason, Message, PeerError, PeerId, WireError, H256, PROTOCOL_VERSION};
 
 /// Settings of a TCP connection, for the client ([`TcpPeer`](crate::TcpPeer)) and the server
@@ -21,6 +21,17 @@ pub struct TcpConfig {
     /// How long one frame may take to write, so a peer that stops reading cannot block us forever; it
     /// is then disconnected.
     pub write_timeout: Duration,
+    /// How long the rest of a frame may take to arrive once its first byte has, on both sides, so a
+    /// peer dripping a byte a minute cannot hold a connection (and its half-read buffer) forever; it is
+    /// then sent Disconnect{timeout} and closed. The default equals the default
+    /// [`write_timeout`](Self::write_timeout): an honest sender that is not itself timing out delivers
+    /// a frame within it.
+    pub frame_timeout: Duration,
+    /// Server side: how long a connection may stay silent between requests (after the handshake)
+    /// before it is sent Disconnect{timeout} and closed, so idle or abandoned clients cannot occupy
+    /// the server's [`max_peers`](crate::ServerConfig::max_peers) slots forever. The client does not
+    /// use it: its requests are timed by the sync layer.
+    pub idle_timeout: Duration,
 }
 
 impl Default for TcpConfig {
@@ -30,6 +41,19 @@ impl Default for TcpConfig {
             head_root: H256::zero(),
             handshake_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(20),
+            frame_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl TcpConfig {
+    /// How frames are read during the handshake: Status or Disconnect, both tiny, so the small cap.
+    pub(crate) fn handshake_limits(&self) -> FrameLimits {
+        FrameLimits {
+            max_bytes: MAX_REQUEST_FRAME_BYTES,
+            idle_timeout: None,
+            frame_timeout: self.frame_timeout,
         }
     }
 }
@@ -79,7 +103,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             head_root: config.head_root,
         };
         send(stream, &ours, peer, config.write_timeout).await?;
-        let (reason, error) = match read_message(stream).await {
+        let (reason, error) = match read_message(stream, config.handshake_limits()).await {
             Ok(Some(Message::Status { version, network_id, head_root })) => {
                 if version != PROTOCOL_VERSION {
                     let error = PeerError::VersionMismatch {
@@ -114,6 +138,9 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                 (DisconnectReason::ProtocolBreach, PeerError::Wire { peer: peer.clone(), source })
             }
             Err(ReadError::Io(source)) => return Err(PeerError::Io { peer: peer.clone(), source }),
+            Err(ReadError::Idle | ReadError::FrameTimeout { .. }) => {
+                (DisconnectReason::Timeout, PeerError::HandshakeTimeout { peer: peer.clone() })
+            }
         };
         send_disconnect(stream, reason, peer, config.write_timeout).await;
         Err(error)

@@ -14,6 +14,23 @@
 //! - The wire protocol v1 codec: [`Message`], [`encode_frame`], [`decode_frame_header`], with the
 //!   limits [`MAX_FRAME_BYTES`], [`MAX_HASHES_PER_REQUEST`] and [`SOFT_RESPONSE_BYTES`].
 //!
+//! # Limits and timeouts of the TCP transport
+//! Everything a peer sends is bounded in size and in time ([`TcpConfig`] holds the timeouts):
+//! - Frames: 16 MiB ([`MAX_FRAME_BYTES`]) is the wire spec's ceiling, checked from a frame's header
+//!   before its body is read. A server reads requests, and both sides read the handshake, with a
+//!   16 KiB cap ([`MAX_REQUEST_FRAME_BYTES`]; the largest legitimate GetNodeData is 12,688 bytes); a
+//!   client reads responses up to the ceiling ([`MAX_RESPONSE_FRAME_BYTES`]: one blob may be large).
+//!   A larger frame is a protocol breach.
+//! - Time: the handshake must finish within `handshake_timeout` (10 s by default); a frame, once its
+//!   first byte arrived, within `frame_timeout` (20 s); writing a frame within `write_timeout`
+//!   (20 s); and a server drops a client silent for `idle_timeout` (60 s) between requests. A stall
+//!   is answered with Disconnect{timeout}.
+//! - A connection that ends, even inside a frame, is a lost connection
+//!   ([`DisconnectCause::ConnectionLost`]), not a breach: the peer crashed or lost its link.
+//! - [`TcpPeer`] forwards only answers to requests it sent and has not seen answered; it drops others
+//!   and closes the connection as a breach after 8 of them, so a flooding peer cannot fill the shared
+//!   events channel. A full channel never keeps a [`TcpPeer`] from closing when asked.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
@@ -74,7 +91,10 @@ mod tcp;
 pub use answer::{answer_node_data, SOFT_RESPONSE_BYTES};
 pub use error::{PeerError, Result, RlpProblem, WireError};
 pub use event::{peer_events, DisconnectCause, PeerEvent, PeerEventReceiver, PeerEventSender};
-pub use frame::{decode_frame_header, encode_frame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES};
+pub use frame::{
+    decode_frame_header, encode_frame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES, MAX_REQUEST_FRAME_BYTES,
+    MAX_RESPONSE_FRAME_BYTES,
+};
 pub use handshake::TcpConfig;
 pub use id::PeerId;
 pub use in_process::{Behaviour, Fault, InProcessPeer};

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::frame::{read_message, ReadError};
+use crate::frame::{read_message, FrameLimits, ReadError, MAX_REQUEST_FRAME_BYTES};
 use crate::handshake::{handshake, send, send_disconnect};
 use crate::{answer_node_data, DisconnectReason, Message, PeerError, PeerId, TcpConfig, WireError};
 
@@ -25,7 +25,8 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 /// Settings of a [`NodeDataServer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// Handshake and timeouts, shared with the client side.
+    /// Handshake, timeouts and frame deadlines, shared with the client side (except
+    /// [`TcpConfig::idle_timeout`], the server's alone).
     pub tcp: TcpConfig,
     /// Connections served at once (handshaking ones included); more are sent Disconnect{too many peers}
     /// and closed, so the server's memory and store load stay bounded.
@@ -54,12 +55,18 @@ impl ShutdownHandle {
 
 /// A wire v1 server answering GetNodeData from a [`KeyValueStore`] (trie nodes, then code).
 ///
-/// Each connection: Status exchange (a version or network mismatch is told with Disconnect and closed),
-/// then GetNodeData answered one at a time, in order, with [`answer_node_data`] (request order, missing
-/// hashes omitted, stopping before [`SOFT_RESPONSE_BYTES`](crate::SOFT_RESPONSE_BYTES)). More than
+/// Each connection: Status exchange within [`TcpConfig::handshake_timeout`] (a version or network
+/// mismatch is told with Disconnect and closed), then GetNodeData answered one at a time, in order,
+/// with [`answer_node_data`] (request order, missing hashes omitted, stopping before
+/// [`SOFT_RESPONSE_BYTES`](crate::SOFT_RESPONSE_BYTES)). More than
 /// [`MAX_HASHES_PER_REQUEST`](crate::MAX_HASHES_PER_REQUEST) hashes, a frame over
-/// [`MAX_FRAME_BYTES`](crate::MAX_FRAME_BYTES), malformed messages and messages a client should not
-/// send are breaches: Disconnect{protocol breach}, then close.
+/// [`MAX_REQUEST_FRAME_BYTES`](crate::MAX_REQUEST_FRAME_BYTES) (16 KiB: refused from its header, so a
+/// connection never buffers more), malformed messages and messages a client should not send are
+/// breaches: Disconnect{protocol breach}, then close. A client silent for
+/// [`TcpConfig::idle_timeout`] (60 s by default) between requests, or taking longer than
+/// [`TcpConfig::frame_timeout`] (20 s) to finish a frame it began, is sent Disconnect{timeout} and
+/// closed, so neither idle nor dripping clients can hold the [`ServerConfig::max_peers`] slots. A
+/// client that closes the connection, even inside a frame, is just gone: no Disconnect is sent.
 ///
 /// ```no_run
 /// # async fn example(store: std::sync::Arc<dyn kvdb::KeyValueStore>) -> Result<(), peers::PeerError> {
@@ -175,6 +182,12 @@ async fn serve_connection(
         let _ = stream.shutdown().await;
         return;
     }
+    // Requests are small: anything larger than the largest legitimate one is refused from its header.
+    let limits = FrameLimits {
+        max_bytes: MAX_REQUEST_FRAME_BYTES,
+        idle_timeout: Some(config.idle_timeout),
+        frame_timeout: config.frame_timeout,
+    };
     let mut requests = 0u64;
     let mut blobs_served = 0u64;
     let outcome: String = loop {
@@ -184,7 +197,7 @@ async fn serve_connection(
                 send_disconnect(&mut stream, DisconnectReason::Quitting, &peer, config.write_timeout).await;
                 break "server shutting down".into();
             }
-            read = read_message(&mut stream) => read,
+            read = read_message(&mut stream, limits) => read,
         };
         let breach = match read {
             Ok(Some(Message::GetNodeData { request_id, hashes })) => {
@@ -221,6 +234,14 @@ async fn serve_connection(
             Ok(None) => break "peer closed the connection".into(),
             Err(ReadError::Wire(error)) => error,
             Err(ReadError::Io(error)) => break format!("read failed: {error}"),
+            Err(ReadError::Idle) => {
+                send_disconnect(&mut stream, DisconnectReason::Timeout, &peer, config.write_timeout).await;
+                break format!("idle for {:?}", config.idle_timeout);
+            }
+            Err(ReadError::FrameTimeout { expected, got }) => {
+                send_disconnect(&mut stream, DisconnectReason::Timeout, &peer, config.write_timeout).await;
+                break format!("frame stalled: {got} of {expected} bytes in {:?}", config.frame_timeout);
+            }
         };
         send_disconnect(&mut stream, DisconnectReason::ProtocolBreach, &peer, config.write_timeout).await;
         break format!("protocol breach: {breach}");

@@ -1,5 +1,6 @@
 //! The TCP transport, client side: a connected [`Peer`] speaking wire v1.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,20 +12,43 @@ use tokio::net::TcpStream;
 use tokio::sync::{watch, Mutex};
 use tracing::Instrument;
 
-use crate::frame::{read_message, ReadError};
+use crate::frame::{read_message, FrameLimits, ReadError, MAX_RESPONSE_FRAME_BYTES};
 use crate::handshake::{handshake, send, send_disconnect};
 use crate::{
     DisconnectCause, DisconnectReason, Message, Peer, PeerError, PeerEvent, PeerEventSender, PeerId,
     TcpConfig, WireError, H256, MAX_HASHES_PER_REQUEST,
 };
 
+/// Request ids sent on one connection and not yet answered, remembered so that answers to anything
+/// else can be dropped at the transport. The sync layer keeps about one request in flight per peer;
+/// the rest of the window holds requests it gave up on, whose late answers still deserve delivery.
+/// Past this many, the oldest is forgotten (its answer, if it ever comes, counts as unrequested).
+const MAX_TRACKED_REQUESTS: usize = 256;
+
+/// NodeData answers to request ids never sent (or forgotten, see [`MAX_TRACKED_REQUESTS`]) or already
+/// answered that a connection may send before it is closed as a protocol breach. An honest peer sends
+/// none; a few are tolerated for the forgotten ones. Each is dropped without reaching the shared
+/// events channel, so a flooding peer cannot crowd out the others' answers.
+const MAX_UNREQUESTED_RESPONSES: usize = 8;
+
 /// A peer reached over TCP: connected, handshaken, with a reader task turning its frames into
 /// [`PeerEvent`]s.
 ///
-/// Requests are written under a lock (one frame at a time) within [`TcpConfig::write_timeout`]. The
-/// reader task ends the connection on EOF, on an I/O error, on a Disconnect from the peer, on any
-/// protocol breach (answering Disconnect{protocol breach}), or when we disconnect or drop the last
-/// handle; it then emits one [`PeerEvent::Disconnected`].
+/// Requests are written under a lock (one frame at a time) within [`TcpConfig::write_timeout`]. Only
+/// answers to requests sent on this connection and not yet answered are forwarded: an answer that
+/// comes after the sync layer gave up on its request is still delivered (the receiver discards it),
+/// but NodeData with a request id never sent, or a second answer to one, is dropped, and more than 8
+/// of those end the connection as a protocol breach
+/// ([`WireError::UnrequestedResponses`](crate::WireError::UnrequestedResponses)). Frames are read up
+/// to [`MAX_RESPONSE_FRAME_BYTES`](crate::MAX_RESPONSE_FRAME_BYTES); one the peer began must be
+/// complete within [`TcpConfig::frame_timeout`], else we close the connection with Disconnect{timeout}
+/// (cause [`DisconnectCause::Local`]).
+///
+/// The reader task ends the connection on EOF (also inside a frame: a lost connection, not a breach),
+/// on an I/O error, on a Disconnect from the peer, on any protocol breach (answering
+/// Disconnect{protocol breach}), on a stalled frame, or when we disconnect or drop the last handle,
+/// even while it waits for room in a full events channel; it then emits one
+/// [`PeerEvent::Disconnected`].
 pub struct TcpPeer {
     id: PeerId,
     remote_addr: SocketAddr,
@@ -38,6 +62,8 @@ struct Connection {
     writer: Mutex<Option<OwnedWriteHalf>>,
     /// Set (once) when we close the connection, with the reason to send; the reader task watches it.
     close: watch::Sender<Option<DisconnectReason>>,
+    /// Request ids written and not yet answered, oldest first, at most [`MAX_TRACKED_REQUESTS`].
+    in_flight: std::sync::Mutex<VecDeque<u64>>,
     config: TcpConfig,
 }
 
@@ -75,7 +101,12 @@ impl TcpPeer {
         tracing::debug!(target: "peers::tcp", peer = %id, "connected");
         let (reader, writer) = stream.into_split();
         let (close, closed) = watch::channel(None);
-        let connection = Arc::new(Connection { writer: Mutex::new(Some(writer)), close, config });
+        let connection = Arc::new(Connection {
+            writer: Mutex::new(Some(writer)),
+            close,
+            in_flight: std::sync::Mutex::new(VecDeque::new()),
+            config,
+        });
         let task = read_loop(id.clone(), reader, connection.clone(), closed, events);
         tokio::spawn(task.instrument(tracing::debug_span!(target: "peers::tcp", "reader", peer = %id)));
         Ok(Arc::new(TcpPeer { id, remote_addr: addr, remote_head_root: status.head_root, connection }))
@@ -117,6 +148,28 @@ impl Connection {
         });
     }
 
+    /// Remembers that a request with `request_id` is being sent, forgetting the oldest past
+    /// [`MAX_TRACKED_REQUESTS`]. Called before writing, so that even the fastest answer finds it.
+    fn track(&self, request_id: u64) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if in_flight.len() == MAX_TRACKED_REQUESTS {
+            in_flight.pop_front();
+        }
+        in_flight.push_back(request_id);
+    }
+
+    /// Whether an answer with `request_id` answers a tracked request; if so, it no longer is one.
+    fn settle(&self, request_id: u64) -> bool {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match in_flight.iter().position(|&id| id == request_id) {
+            Some(index) => {
+                in_flight.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Writes `message`; on failure the connection is closed.
     async fn write(&self, peer: &PeerId, message: &Message) -> Result<(), PeerError> {
         let mut writer = self.writer.lock().await;
@@ -152,6 +205,7 @@ impl Peer for TcpPeer {
         if self.is_closed() {
             return Err(PeerError::Disconnected { peer: self.id.clone() });
         }
+        self.connection.track(request_id);
         self.connection.write(&self.id, &Message::GetNodeData { request_id, hashes }).await
     }
 
@@ -160,8 +214,28 @@ impl Peer for TcpPeer {
     }
 }
 
-/// Reads frames until the connection ends, forwarding answers; then closes the write half (saying
-/// Disconnect when we are the ones closing) and emits Disconnected.
+/// How the reader task ends the connection: the cause it reports and the Disconnect it sends (none
+/// when the peer closed it).
+type Ending = (DisconnectCause, Option<DisconnectReason>);
+
+/// The ending when we close the connection: `changed` is the close signal's result (an error means
+/// every handle is gone: close as if asked to).
+fn closed_locally(
+    changed: Result<(), watch::error::RecvError>,
+    closed: &watch::Receiver<Option<DisconnectReason>>,
+) -> Ending {
+    let reason = if changed.is_ok() { *closed.borrow() } else { None };
+    let reason = reason.unwrap_or(DisconnectReason::Requested);
+    (DisconnectCause::Local { reason }, Some(reason))
+}
+
+/// The ending for a protocol breach.
+fn breach(error: WireError) -> Ending {
+    (DisconnectCause::ProtocolBreach { error }, Some(DisconnectReason::ProtocolBreach))
+}
+
+/// Reads frames until the connection ends, forwarding answers to requests we sent; then closes the
+/// write half (saying Disconnect when we are the ones closing) and emits Disconnected.
 async fn read_loop(
     peer: PeerId,
     mut reader: OwnedReadHalf,
@@ -169,26 +243,43 @@ async fn read_loop(
     mut closed: watch::Receiver<Option<DisconnectReason>>,
     events: PeerEventSender,
 ) {
-    let (cause, goodbye) = loop {
+    let limits = FrameLimits {
+        max_bytes: MAX_RESPONSE_FRAME_BYTES,
+        idle_timeout: None,
+        frame_timeout: connection.config.frame_timeout,
+    };
+    let mut unrequested = 0usize;
+    let (cause, goodbye): Ending = loop {
         let read = tokio::select! {
             biased;
-            changed = closed.changed() => {
-                // An error means every handle is gone: close as if asked to.
-                let reason = if changed.is_ok() { *closed.borrow() } else { None };
-                let reason = reason.unwrap_or(DisconnectReason::Requested);
-                break (DisconnectCause::Local { reason }, Some(reason));
-            }
-            read = read_message(&mut reader) => read,
+            changed = closed.changed() => break closed_locally(changed, &closed),
+            read = read_message(&mut reader, limits) => read,
         };
         match read {
             Ok(Some(Message::NodeData { request_id, blobs })) => {
+                if !connection.settle(request_id) {
+                    unrequested += 1;
+                    tracing::debug!(target: "peers::tcp", %peer, request_id, unrequested, "dropped an unrequested answer");
+                    if unrequested > MAX_UNREQUESTED_RESPONSES {
+                        break breach(WireError::UnrequestedResponses {
+                            count: unrequested,
+                            max: MAX_UNREQUESTED_RESPONSES,
+                        });
+                    }
+                    continue;
+                }
                 let event = PeerEvent::NodeData { peer: peer.clone(), request_id, blobs };
-                if !events.send(event).await {
-                    // Nobody listens any more.
-                    break (
-                        DisconnectCause::Local { reason: DisconnectReason::Requested },
-                        Some(DisconnectReason::Requested),
-                    );
+                // The channel is shared and bounded: while it is full, still obey a close.
+                tokio::select! {
+                    biased;
+                    changed = closed.changed() => break closed_locally(changed, &closed),
+                    sent = events.send(event) => if !sent {
+                        // Nobody listens any more.
+                        break (
+                            DisconnectCause::Local { reason: DisconnectReason::Requested },
+                            Some(DisconnectReason::Requested),
+                        );
+                    },
                 }
             }
             Ok(Some(Message::GetNodeData { request_id, .. })) => {
@@ -197,15 +288,22 @@ async fn read_loop(
             }
             Ok(Some(Message::Disconnect { reason })) => break (DisconnectCause::Remote { reason }, None),
             Ok(Some(message @ Message::Status { .. })) => {
-                let error = WireError::UnexpectedMessage { message: message.name() };
-                break (DisconnectCause::ProtocolBreach { error }, Some(DisconnectReason::ProtocolBreach));
+                break breach(WireError::UnexpectedMessage { message: message.name() });
             }
             Ok(None) => break (DisconnectCause::ConnectionLost { kind: io::ErrorKind::UnexpectedEof }, None),
-            Err(ReadError::Wire(error)) => {
-                break (DisconnectCause::ProtocolBreach { error }, Some(DisconnectReason::ProtocolBreach))
-            }
+            Err(ReadError::Wire(error)) => break breach(error),
             Err(ReadError::Io(error)) => {
                 break (DisconnectCause::ConnectionLost { kind: error.kind() }, None)
+            }
+            Err(ReadError::FrameTimeout { expected, got }) => {
+                tracing::debug!(target: "peers::tcp", %peer, expected, got, "frame stalled");
+                let reason = DisconnectReason::Timeout;
+                break (DisconnectCause::Local { reason }, Some(reason));
+            }
+            Err(ReadError::Idle) => {
+                // Not asked for (no idle timeout on the client side); treated as a stall all the same.
+                let reason = DisconnectReason::Timeout;
+                break (DisconnectCause::Local { reason }, Some(reason));
             }
         }
     };

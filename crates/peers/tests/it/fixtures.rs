@@ -99,7 +99,10 @@ pub(crate) enum Received {
 impl RawClient {
     /// Connects without a handshake.
     pub(crate) async fn connect(addr: SocketAddr) -> Self {
-        Self { stream: TcpStream::connect(addr).await.unwrap() }
+        let stream = TcpStream::connect(addr).await.unwrap();
+        // Every message leaves at once: a Nagle delay would be real time, which paused-time tests skip.
+        stream.set_nodelay(true).unwrap();
+        Self { stream }
     }
 
     /// Connects and exchanges Status for network 1, checking the server's.
@@ -132,7 +135,26 @@ impl RawClient {
 
     /// The next message, or `Closed`; panics after 10 s of silence (nothing here should take that long).
     pub(crate) async fn recv(&mut self) -> Received {
-        tokio::time::timeout(Duration::from_secs(10), self.recv_inner()).await.expect("an answer within 10 s")
+        self.recv_within(Duration::from_secs(10)).await
+    }
+
+    /// The next message, or `Closed`; panics after `limit` of silence. For tests in paused time, where
+    /// the limit must outlast the timeouts under test.
+    pub(crate) async fn recv_within(&mut self, limit: Duration) -> Received {
+        tokio::time::timeout(limit, self.recv_inner()).await.expect("an answer in time")
+    }
+
+    /// Expects a GetNodeData and returns its request id.
+    pub(crate) async fn expect_request(&mut self) -> u64 {
+        match self.recv().await {
+            Received::Message(Message::GetNodeData { request_id, .. }) => request_id,
+            other => panic!("expected GetNodeData, got {other:?}"),
+        }
+    }
+
+    /// Sends one message, ignoring a failed write (the other side may have closed already).
+    pub(crate) async fn try_send(&mut self, message: &Message) -> bool {
+        self.stream.write_all(&encode_frame(message).unwrap()).await.is_ok()
     }
 
     async fn recv_inner(&mut self) -> Received {

@@ -8,8 +8,9 @@ use tokio::io::AsyncWriteExt;
 use kvdb::{KeyValueStore, MemoryStore, Namespace, WriteBatch};
 use peers::{
     peer_events, DisconnectReason, Message, PeerError, ServerConfig, TcpConfig, TcpPeer, H256,
-    MAX_FRAME_BYTES, MAX_HASHES_PER_REQUEST,
+    MAX_FRAME_BYTES, MAX_HASHES_PER_REQUEST, MAX_REQUEST_FRAME_BYTES,
 };
+use tokio::time::Instant;
 
 use crate::fixtures::*;
 
@@ -108,25 +109,104 @@ async fn an_oversized_frame_is_refused_without_reading_its_body() {
 }
 
 #[tokio::test]
-async fn a_truncated_frame_ends_the_connection() {
+async fn a_client_closing_inside_a_frame_is_just_gone() {
     let server = serve(store(1), ServerConfig::default()).await;
     let mut client = RawClient::handshaken(server.addr).await;
     client.send_raw(&[0, 0, 0, 100, 0x0d, 0xc0]).await;
     client.stream.shutdown().await.unwrap();
-    // The server reads EOF inside the frame: a breach, answered with Disconnect if the socket still
-    // takes it, and closed.
-    let mut closed = false;
-    for _ in 0..2 {
+    // EOF inside a frame is a crashed peer, not a hostile one: no Disconnect{protocol breach}, just
+    // the connection closing.
+    assert_eq!(client.recv().await, Received::Closed);
+    server.shut_down().await;
+}
+
+/// Longer than any timeout under test: a test waiting this long has failed.
+const PATIENCE: Duration = Duration::from_secs(600);
+
+#[tokio::test(start_paused = true)]
+async fn a_client_silent_between_requests_is_told_timeout() {
+    let server = serve(store(2), ServerConfig::default()).await;
+    assert_eq!(ServerConfig::default().tcp.idle_timeout, Duration::from_secs(60));
+    let mut client = RawClient::handshaken(server.addr).await;
+    // Requests 40 s apart keep the connection: the idle timeout counts from the last request.
+    for request_id in 1..=3 {
+        tokio::time::sleep(Duration::from_secs(40)).await;
+        client.send(&Message::GetNodeData { request_id, hashes: vec![node_hash(0)] }).await;
         match client.recv().await {
-            Received::Closed => {
-                closed = true;
-                break;
+            Received::Message(Message::NodeData { request_id: id, blobs }) => {
+                assert_eq!((id, blobs), (request_id, vec![node_blob(0)]))
             }
-            Received::Message(Message::Disconnect { reason: DisconnectReason::ProtocolBreach }) => {}
             other => panic!("{other:?}"),
         }
     }
-    assert!(closed);
+    let quiet_since = Instant::now();
+    assert_eq!(
+        client.recv_within(PATIENCE).await,
+        Received::Message(Message::Disconnect { reason: DisconnectReason::Timeout })
+    );
+    assert_eq!(quiet_since.elapsed().as_secs(), 60);
+    assert_eq!(client.recv().await, Received::Closed);
+    server.shut_down().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_timeout_is_configurable_and_frees_the_slot() {
+    let tcp = TcpConfig { idle_timeout: Duration::from_secs(5), ..TcpConfig::default() };
+    let server = serve(store(1), ServerConfig { tcp, max_peers: 1 }).await;
+    let mut silent = RawClient::handshaken(server.addr).await;
+    let start = Instant::now();
+    assert_eq!(
+        silent.recv_within(PATIENCE).await,
+        Received::Message(Message::Disconnect { reason: DisconnectReason::Timeout })
+    );
+    assert_eq!(start.elapsed().as_secs(), 5);
+    assert_eq!(silent.recv().await, Received::Closed);
+    // The only slot is free again.
+    let mut next = RawClient::handshaken(server.addr).await;
+    next.send(&Message::GetNodeData { request_id: 1, hashes: vec![node_hash(0)] }).await;
+    assert!(matches!(next.recv().await, Received::Message(Message::NodeData { request_id: 1, .. })));
+    server.shut_down().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_dripping_a_frame_is_told_timeout_after_the_frame_timeout() {
+    let server = serve(store(1), ServerConfig::default()).await;
+    assert_eq!(ServerConfig::default().tcp.frame_timeout, Duration::from_secs(20));
+    let mut client = RawClient::handshaken(server.addr).await;
+    // A 100-byte GetNodeData, one byte every 6 s: the connection is never idle, the frame never done.
+    client.send_raw(&[0, 0, 0, 100, 0x0d]).await;
+    let header_sent = Instant::now();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        client.send_raw(&[0xf8]).await;
+    }
+    assert_eq!(
+        client.recv_within(PATIENCE).await,
+        Received::Message(Message::Disconnect { reason: DisconnectReason::Timeout })
+    );
+    assert_eq!(header_sent.elapsed().as_secs(), 20);
+    assert_eq!(client.recv().await, Received::Closed);
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_request_frame_over_16_kib_is_refused_from_its_header() {
+    assert_eq!(MAX_REQUEST_FRAME_BYTES, 16 * 1024);
+    let server = serve(store(1), ServerConfig::default()).await;
+    // The largest legitimate request is served...
+    let mut client = RawClient::handshaken(server.addr).await;
+    let hashes = vec![node_hash(0); MAX_HASHES_PER_REQUEST];
+    client.send(&Message::GetNodeData { request_id: u64::MAX, hashes }).await;
+    assert!(matches!(client.recv().await, Received::Message(Message::NodeData { request_id: u64::MAX, .. })));
+    // ...and a frame one byte over the cap is a breach before its body arrives (the connection stays
+    // open: a server that waited for the body would never answer).
+    client.send_raw(&(MAX_REQUEST_FRAME_BYTES as u32 + 1).to_be_bytes()).await;
+    client.expect_disconnect(DisconnectReason::ProtocolBreach).await;
+    // The same cap holds for the first frame, in place of Status.
+    let mut client = RawClient::connect(server.addr).await;
+    assert!(matches!(client.recv().await, Received::Message(Message::Status { .. })));
+    client.send_raw(&(MAX_REQUEST_FRAME_BYTES as u32 + 1).to_be_bytes()).await;
+    client.expect_disconnect(DisconnectReason::ProtocolBreach).await;
     server.shut_down().await;
 }
 
