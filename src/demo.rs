@@ -91,7 +91,7 @@ pub async fn demo(
     ));
     let source_location = StoreLocation::redb(dir.join("source"));
     let source = source_location.open("demo", OpenMode::Create, true)?;
-    let generated = generate(source.as_ref(), &StateSource::Synthetic(config.clone()))?;
+    let generated = generate(source.as_ref(), &StateSource::Synthetic(config.clone()), &source_location)?;
     say(
         out,
         format!(

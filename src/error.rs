@@ -72,6 +72,19 @@ pub enum Error {
         /// The storage layer's reason.
         source: kvdb::Error,
     },
+    /// `gen` was pointed at a database that already holds trie nodes or code, other than exactly the
+    /// state it generates. What is there may be an interrupted `gen`'s partial state, which a later
+    /// sync would trust, so nothing is written.
+    #[error(
+        "{database} already holds {}: gen writes only into an empty database",
+        match holds { Some(root) => format!("state {root:?}"), None => "trie nodes or code of an incomplete state".into() }
+    )]
+    NotEmpty {
+        /// The database, as [`StoreLocation::describe`](crate::StoreLocation::describe) names it.
+        database: String,
+        /// The complete state it holds, if its recorded root is present.
+        holds: Option<H256>,
+    },
     /// A command that defaults to the database's recorded state root found none.
     #[error("{path} records no state root: pass --root")]
     NoRecordedRoot {
@@ -169,6 +182,7 @@ impl Error {
             | Error::NoDatabase { .. }
             | Error::OpenStore { .. }
             | Error::NoRecordedRoot { .. }
+            | Error::NotEmpty { .. }
             | Error::Genesis(_)
             | Error::Synthetic(_)
             | Error::Listen { .. }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use kvdb::{KeyValueStore, Namespace, WriteBatch};
 use trie_sync::{NodeHash, SyntheticConfig, SyntheticState};
 
-use crate::store::record_root;
-use crate::{GenesisState, Result};
+use crate::store::{record_root, recorded_root};
+use crate::{Error, GenesisState, Result, StoreLocation, H256};
 
 /// Entries per write batch: large enough to amortise a commit, small enough to bound memory.
 const ENTRIES_PER_BATCH: usize = 20_000;
@@ -36,8 +36,10 @@ pub struct GenReport {
     pub nodes: u64,
     /// Distinct code blobs written.
     pub codes: u64,
-    /// Bytes of nodes and code written.
+    /// Bytes of nodes and code written (0 when `already_present`).
     pub bytes: u64,
+    /// The database already held exactly this state, complete, so nothing was written.
+    pub already_present: bool,
     /// Time taken, generation and writing.
     #[serde(serialize_with = "crate::report::serialize_secs")]
     pub elapsed: Duration,
@@ -55,8 +57,19 @@ struct BuiltState {
 
 /// Builds the state `source` describes and writes it into `store`, the root node last (so a present
 /// root means a complete state, as sync assumes), with the root recorded as the one the database holds.
-pub fn generate(store: &dyn KeyValueStore, source: &StateSource) -> Result<GenReport> {
+///
+/// `store` must hold no trie nodes and no code: what is there may be the remains of an interrupted
+/// `gen` (a storage-trie root without its children, which a later `sync` would take for complete), so
+/// anything else fails with [`Error::NotEmpty`] naming `location`, before anything is written. The
+/// exception is a store that already holds exactly this state, recorded as complete: then nothing is
+/// written and the report says [`GenReport::already_present`].
+pub fn generate(
+    store: &dyn KeyValueStore,
+    source: &StateSource,
+    location: &StoreLocation,
+) -> Result<GenReport> {
     let started = Instant::now();
+    let held = held_state(store, location)?;
     let state = match source {
         StateSource::Synthetic(config) => {
             let state = SyntheticState::generate(config)?;
@@ -85,6 +98,11 @@ pub fn generate(store: &dyn KeyValueStore, source: &StateSource) -> Result<GenRe
         }
     };
     tracing::debug!(target: "statesync::gen", nodes = state.nodes.len(), codes = state.codes.len(), "built");
+    if let Some(held) = held {
+        if held != state.root {
+            return Err(Error::NotEmpty { database: location.describe(), holds: Some(held) });
+        }
+    }
     let mut report = GenReport {
         root: format!("{:?}", state.root),
         accounts: state.accounts,
@@ -93,8 +111,14 @@ pub fn generate(store: &dyn KeyValueStore, source: &StateSource) -> Result<GenRe
         nodes: state.nodes.len() as u64,
         codes: state.codes.len() as u64,
         bytes: 0,
+        already_present: held.is_some(),
         elapsed: Duration::ZERO,
     };
+    if report.already_present {
+        tracing::debug!(target: "statesync::gen", root = %report.root, "already present");
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
     let root_node = state.nodes.iter().position(|(hash, _)| *hash == state.root);
     let mut batch = WriteBatch::with_capacity(ENTRIES_PER_BATCH);
     let flush_if_full = |batch: &mut WriteBatch, force: bool| -> Result<()> {
@@ -126,4 +150,16 @@ pub fn generate(store: &dyn KeyValueStore, source: &StateSource) -> Result<GenRe
     store.flush()?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// The complete state `store` holds, if it holds any trie node or code: `None` for an empty store,
+/// `Some(root)` for one whose recorded root node is present; [`Error::NotEmpty`] for anything else.
+fn held_state(store: &dyn KeyValueStore, location: &StoreLocation) -> Result<Option<H256>> {
+    if store.count(Namespace::TrieNodes)? == 0 && store.count(Namespace::Code)? == 0 {
+        return Ok(None);
+    }
+    match recorded_root(store)? {
+        Some(root) if store.contains(Namespace::TrieNodes, root.as_bytes())? => Ok(Some(root)),
+        _ => Err(Error::NotEmpty { database: location.describe(), holds: None }),
+    }
 }

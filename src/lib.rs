@@ -16,7 +16,7 @@
 //!
 //! let location = StoreLocation { backend: Backend::Memory, dir: None };
 //! let store = location.open("gen", OpenMode::Create, false)?;
-//! let generated = generate(store.as_ref(), &StateSource::Synthetic(SyntheticConfig::new(7, 100)))?;
+//! let generated = generate(store.as_ref(), &StateSource::Synthetic(SyntheticConfig::new(7, 100)), &location)?;
 //! let root = statesync::parse_root(&generated.root)?;
 //! let report = verify(store.as_ref(), root, 10)?;
 //! assert!(report.complete);

@@ -65,7 +65,8 @@ enum Command {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["accounts", "genesis"])))]
 struct GenArgs {
-    /// Database directory (created if absent).
+    /// Database directory (created if absent). It must hold no state, or exactly the one generated
+    /// (then nothing is written).
     #[arg(long, value_name = "DIR")]
     db: Option<PathBuf>,
     /// Accounts of a synthetic state.
@@ -265,9 +266,12 @@ fn gen(
         statesync::GenesisState::read(path).map_err(statesync::Error::from)?;
     }
     let store = location.open("gen", OpenMode::Create, false)?;
-    let report = statesync::generate(store.as_ref(), &source)?;
+    let report = statesync::generate(store.as_ref(), &source, location)?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
+    } else if report.already_present {
+        eprintln!("state {} is already complete in {}: nothing written", report.root, location.describe());
+        println!("{}", report.root);
     } else {
         eprintln!(
             "generated {} accounts ({} contracts, {} storage slots): {} trie nodes, {} code blobs, {} in {} into {}",

@@ -112,3 +112,83 @@ fn verify_repairs_what_a_killed_writer_left_then_reads_it() {
     run(&["verify", "--db", path(dir.path())]).bad_input("records no state root: pass --root");
     RedbStore::open_read_only(&file, RedbOptions::new()).expect("repaired: opens read-only now");
 }
+
+#[test]
+fn gen_again_with_the_same_state_is_a_no_op_that_prints_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["gen", "--db", path(dir.path()), "--accounts", "300", "--seed", "5"];
+    let root = run(&args).success().last_line().to_string();
+    let again = run(&args).success();
+    assert_eq!(again.last_line(), root);
+    assert!(
+        again.stderr.contains("already complete") && again.stderr.contains("nothing written"),
+        "{}",
+        again.stderr
+    );
+    let json = run(&[&["--json"][..], &args].concat()).success();
+    let report: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(
+        (&report["root"], &report["already_present"]),
+        (&serde_json::json!(root), &serde_json::json!(true))
+    );
+    run(&["verify", "--db", path(dir.path()), "--root", &root]).success();
+}
+
+#[test]
+fn gen_into_a_database_holding_anything_else_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let gen = ["gen", "--db", path(&db), "--accounts", "300"];
+
+    // Another complete state.
+    let other = run(&["gen", "--db", path(&db), "--accounts", "200", "--seed", "2"])
+        .success()
+        .last_line()
+        .to_string();
+    let refused = run(&gen).bad_input(&format!("{} (redb) already holds state {other}", db.display()));
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    let verified = run(&["--json", "verify", "--db", path(&db)]).success();
+    let report: serde_json::Value = serde_json::from_str(verified.stdout.trim()).unwrap();
+    assert_eq!((&report["root"], &report["accounts"]), (&serde_json::json!(other), &serde_json::json!(200)));
+
+    // What an interrupted gen leaves: nodes (say, a storage-trie root) or code, no complete state.
+    let node = Node::Leaf { path: vec![1, 2, 3], value: b"slot".to_vec() }.encode();
+    let remains: [(&str, Namespace, Vec<u8>); 3] = [
+        ("nodes", Namespace::TrieNodes, node),
+        ("code", Namespace::Code, b"\x60\x00".to_vec()),
+        // A recorded root whose node is gone is no complete state either.
+        ("root", Namespace::Meta, vec![0x11; 32]),
+    ];
+    for (name, namespace, value) in remains {
+        let partial = dir.path().join(name);
+        let location = StoreLocation { backend: Backend::Redb, dir: Some(partial.clone()) };
+        {
+            let store = location.open("test", OpenMode::Create, true).unwrap();
+            let mut batch = WriteBatch::new();
+            batch.put(
+                Namespace::TrieNodes,
+                statesync::trie_sync::keccak256(b"a child").as_bytes().to_vec(),
+                b"x".to_vec(),
+            );
+            if namespace == Namespace::Meta {
+                batch.put(Namespace::Meta, statesync::HEAD_ROOT_KEY.to_vec(), value);
+            } else {
+                batch.put(namespace, statesync::trie_sync::keccak256(&value).as_bytes().to_vec(), value);
+            }
+            store.write(batch).unwrap();
+        }
+        run(&["gen", "--db", path(&partial), "--accounts", "300"]).bad_input(&format!(
+            "{} (redb) already holds trie nodes or code of an incomplete state",
+            partial.display()
+        ));
+        let store = location.open("test", OpenMode::ReadOnly, true).unwrap();
+        let entries = store.count(Namespace::TrieNodes).unwrap() + store.count(Namespace::Code).unwrap();
+        assert_eq!(entries, if name == "root" { 1 } else { 2 }, "{name}: nothing written");
+    }
+
+    // The same check holds for fjall.
+    let fjall = dir.path().join("fjall");
+    run(&["--backend", "fjall", "gen", "--db", path(&fjall), "--accounts", "100"]).success();
+    run(&["--backend", "fjall", "gen", "--db", path(&fjall), "--accounts", "101"])
+        .bad_input("(fjall) already holds state 0x");
+}
