@@ -75,7 +75,8 @@ impl std::fmt::Debug for TcpPeer {
 
 impl TcpPeer {
     /// Connects to `addr`, exchanges Status (a version or network mismatch fails, after telling the peer
-    /// with Disconnect), and starts the reader task reporting to `events`. The peer's id is its address.
+    /// with Disconnect), and starts the reader task reporting to `events`. The peer's id is
+    /// `remote-address/local-port`: unique per connection, even for two connections to one server.
     #[tracing::instrument(target = "peers::tcp", skip_all, fields(%addr))]
     pub async fn connect(
         addr: SocketAddr,
@@ -88,6 +89,12 @@ impl TcpPeer {
             Ok(Ok(stream)) => stream,
             Ok(Err(source)) => return Err(PeerError::Io { peer: id, source }),
             Err(_) => return Err(PeerError::HandshakeTimeout { peer: id }),
+        };
+        // The id names this connection, not just the server: two connections to one address must not
+        // share an id, or one's disconnect would unregister the other from a peer set.
+        let id = match stream.local_addr() {
+            Ok(local) => PeerId::new(format!("{addr}/{}", local.port())),
+            Err(_) => id,
         };
         // Requests are small and latency-bound: send them at once.
         let _ = stream.set_nodelay(true);

@@ -40,7 +40,7 @@ async fn request_and_receive(store: std::sync::Arc<dyn KeyValueStore>) {
     let server = serve(store, config).await;
     let (events, mut inbox) = peer_events(8);
     let peer = TcpPeer::connect(server.addr, TcpConfig::default(), events).await.unwrap();
-    assert_eq!(peer.id().as_str(), server.addr.to_string());
+    assert!(peer.id().as_str().starts_with(&format!("{}/", server.addr)), "{}", peer.id());
     assert_eq!(peer.remote_head_root(), head_root);
 
     peer.request_node_data(42, vec![node_hash(3), missing_hash(0), code_hash(), node_hash(0)]).await.unwrap();
@@ -430,4 +430,14 @@ async fn dropping_the_handle_closes_the_connection() {
     }
     assert!(connected);
     server.shut_down().await;
+}
+
+#[tokio::test]
+async fn two_connections_to_one_server_have_distinct_ids() {
+    let server = serve(std::sync::Arc::new(kvdb::MemoryStore::new()), ServerConfig::default()).await;
+    let (events, _receiver) = peer_events(8);
+    let first = TcpPeer::connect(server.addr, TcpConfig::default(), events.clone()).await.unwrap();
+    let second = TcpPeer::connect(server.addr, TcpConfig::default(), events).await.unwrap();
+    assert_ne!(first.id(), second.id(), "a peer set must be able to hold both");
+    assert_eq!(first.remote_addr(), second.remote_addr());
 }
