@@ -75,9 +75,18 @@ pub enum DownloadError {
     #[error("scheduler: {0}")]
     Scheduler(SyncError),
     /// Every [`Downloader`](crate::Downloader) handle was dropped (or the runtime is shutting down)
-    /// before the sync completed.
+    /// before the sync completed, or the state fetcher task had stopped on an
+    /// [`Internal`](DownloadError::Internal) error.
     #[error("the downloader shut down")]
     ShutDown,
+    /// The state fetcher task stopped on a panic (a bug, or a store whose write panicked) while this
+    /// sync ran. The downloader is closed: every later sync ends with
+    /// [`ShutDown`](DownloadError::ShutDown). What was committed before stays valid.
+    #[error("internal error, the downloader stopped: {message}")]
+    Internal {
+        /// What panicked, with the panic's message when it had one.
+        message: String,
+    },
 }
 
 impl DownloadError {
@@ -99,11 +108,15 @@ impl DownloadError {
         )
     }
 
-    /// Whether the local database or the state itself is broken: retrying will not help.
+    /// Whether the local database, the state itself or the downloader is broken: retrying will not
+    /// help.
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            DownloadError::Store(_) | DownloadError::Scheduler(_) | DownloadError::CorruptState { .. }
+            DownloadError::Store(_)
+                | DownloadError::Scheduler(_)
+                | DownloadError::CorruptState { .. }
+                | DownloadError::Internal { .. }
         )
     }
 

@@ -13,7 +13,7 @@ use state_sync::{
 };
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{Instant, MissedTickBehavior};
-use tracing::{debug, info, trace, warn};
+use tracing::{debug, error, info, trace, warn};
 
 use crate::handle::Job;
 use crate::stall::StallDetector;
@@ -47,8 +47,8 @@ impl FetcherShared {
         self.wake.notify_one();
     }
 
-    fn take_next(&self) -> Option<Arc<Job>> {
-        self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    fn take_next(&self) -> Option<TakenJob> {
+        self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take().map(TakenJob)
     }
 
     pub(crate) fn close(&self) {
@@ -68,11 +68,50 @@ impl FetcherShared {
     }
 }
 
+/// A job the fetcher has taken out of the queue. If the fetcher stops before finishing it (a panic
+/// unwinds through it, or its future is dropped), dropping this finishes the job with an error, so
+/// its [`SyncHandle`](crate::SyncHandle) never waits forever. A job already finished is left as is.
+#[derive(Debug)]
+struct TakenJob(Arc<Job>);
+
+impl std::ops::Deref for TakenJob {
+    type Target = Arc<Job>;
+
+    fn deref(&self) -> &Arc<Job> {
+        &self.0
+    }
+}
+
+impl Drop for TakenJob {
+    fn drop(&mut self) {
+        self.0.finish(Err(stopped_error()));
+    }
+}
+
+/// The error for a job the fetcher will never finish: [`DownloadError::Internal`] while a panic
+/// unwinds, [`DownloadError::ShutDown`] otherwise (the fetcher's future was dropped).
+fn stopped_error() -> DownloadError {
+    if std::thread::panicking() {
+        DownloadError::Internal { message: "the state fetcher task panicked".to_owned() }
+    } else {
+        DownloadError::ShutDown
+    }
+}
+
+/// The message of a panic's payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(message), _) => (*message).to_owned(),
+        (None, Some(message)) => message.clone(),
+        (None, None) => "a panic without a message".to_owned(),
+    }
+}
+
 /// Why [`Fetcher::run_state_sync`] stops a sync before it ends by itself.
 #[derive(Debug)]
 enum Stop {
     /// Another root was asked for.
-    Switch(Arc<Job>),
+    Switch(TakenJob),
     /// The handle cancelled it.
     Cancelled,
     /// The stall detector gave up.
@@ -119,6 +158,17 @@ pub(crate) struct Fetcher {
     send_failures_tx: mpsc::Sender<SendFailure>,
     /// Requests finalized (any outcome) so far, for the stall detector.
     finalized: u64,
+}
+
+/// The fetcher's drop guard: however its task ends (returning, a panic, its future dropped), the
+/// downloader is closed and a queued job is failed, so no [`SyncHandle`](crate::SyncHandle) and no
+/// later [`Downloader::sync_state`](crate::Downloader::sync_state) waits forever. (The job running
+/// and one switched to are failed by their own [`TakenJob`] guards.)
+impl Drop for Fetcher {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.drain_closed();
+    }
 }
 
 impl Fetcher {
@@ -185,7 +235,7 @@ impl Fetcher {
     /// go-ethereum's `runStateSync`: runs `job`'s sync until it ends or another root is asked for,
     /// tracking every request it makes; returns the job to switch to, if any.
     #[tracing::instrument(target = "downloader", name = "run_state_sync", skip_all, fields(root = ?job.root))]
-    async fn run_state_sync(&mut self, job: Arc<Job>) -> Option<Arc<Job>> {
+    async fn run_state_sync(&mut self, job: TakenJob) -> Option<TakenJob> {
         let root = job.root;
         if job.is_cancelled() {
             job.finish(Err(DownloadError::Cancelled { root }));
@@ -251,7 +301,15 @@ impl Fetcher {
         };
         let ended = match joined {
             Ok(ended) => ended,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(join) if join.is_panic() => {
+                // A bug (or a store that panics): fail the job with the panic's message, then let the
+                // panic stop the fetcher; its drop guard closes it and fails what is queued.
+                let payload = join.into_panic();
+                let message = format!("the state sync task panicked: {}", panic_message(payload.as_ref()));
+                error!(target: "downloader", %message, "state fetcher stopping");
+                job.finish(Err(DownloadError::Internal { message }));
+                std::panic::resume_unwind(payload)
+            }
             Err(_) => Err(StateSyncError::Cancelled),
         };
         let mut next = None;

@@ -30,7 +30,8 @@ struct Shared {
     resumed: Option<Checkpoint>,
     /// Set once to ask the loop to stop (go-ethereum's `cancel` channel with its `cancelOnce`).
     cancel: watch::Sender<bool>,
-    /// Set once when the loop has ended and made its final commit (go-ethereum's `done`).
+    /// Set once when the loop has ended and made its final commit (go-ethereum's `done`), by
+    /// [`StateSync`]'s drop guard, so also when [`StateSync::run`] panics or its future is dropped.
     done: watch::Sender<bool>,
 }
 
@@ -62,7 +63,8 @@ impl StateSyncHandle {
         *self.shared.done.borrow()
     }
 
-    /// Waits until the sync has ended (its final commit written).
+    /// Waits until the sync has ended: its final commit written, or [`StateSync::run`] panicked or was
+    /// dropped (or the sync was dropped without being run).
     pub async fn done(&self) {
         let mut done = self.shared.done.subscribe();
         // The sender lives in `shared`, which outlives this borrow: no error.
@@ -118,6 +120,14 @@ pub struct StateSync {
     /// committed (it could hold nodes whose children were in the lost batch).
     store_failed: bool,
     shared: Arc<Shared>,
+}
+
+/// The drop guard behind [`StateSyncHandle::done`]: however the sync ends (returning from
+/// [`run`](StateSync::run), a panic unwinding through it, its future dropped), its handles learn it.
+impl Drop for StateSync {
+    fn drop(&mut self) {
+        self.shared.done.send_replace(true);
+    }
 }
 
 impl std::fmt::Debug for StateSync {
@@ -179,15 +189,23 @@ impl StateSync {
     }
 
     /// Runs the sync to its end: every entry under the root stored, or an error. Whatever the end, the
-    /// complete entries are committed before it returns (unless the store itself failed).
+    /// complete entries are committed before it returns (unless the store itself failed); if that
+    /// final commit fails, its [`StateSyncError::Store`] is returned in place of why the sync ended.
     #[tracing::instrument(target = "state_sync", name = "state_sync", skip_all, fields(root = ?self.shared.root))]
     pub async fn run(mut self) -> Result<StateSyncReport> {
         info!(target: "state_sync", pending = self.scheduler.pending(), resumed = ?self.shared.resumed, "state sync starting");
         let ended = self.sync_loop().await;
         let committed = if self.store_failed { Ok(()) } else { self.commit(true).await };
         let result = match (ended, committed) {
-            (Ok(()), Err(error)) => Err(error),
-            (ended, _) => ended,
+            (ended, Ok(())) => ended,
+            // A lost final commit outranks why the loop ended (even a cancel): progress the caller
+            // believes committed is gone.
+            (ended, Err(error)) => {
+                if let Err(ended) = ended {
+                    warn!(target: "state_sync", %ended, %error, "the final commit failed after the sync ended");
+                }
+                Err(error)
+            }
         };
         self.publish();
         let progress = self.handle().progress();
@@ -206,7 +224,7 @@ impl StateSync {
                 warn!(target: "state_sync", %error, processed = progress.processed, "state sync ended")
             }
         }
-        self.shared.done.send_replace(true);
+        // `done` is set when `self` drops, right after this.
         result.map(|()| StateSyncReport { progress, peers_dropped: self.shared.counters.dropped() })
     }
 
