@@ -58,7 +58,9 @@ pub enum DownloadError {
         /// Peers connected at the end.
         peers: usize,
     },
-    /// Every connected peer sent the same undecodable bytes for this node: the state is corrupt.
+    /// A peer sent bytes that hash to this requested node but do not decode as one (or hold an
+    /// account that does not decode). No peer can forge bytes with a given hash, so the state itself
+    /// is corrupt: the sync ends at the first such blob, without blaming the peer.
     #[error("sync of {root:?}: state is corrupt at {hash:?}: {source}")]
     CorruptState {
         /// The root that was being synced.

@@ -304,8 +304,7 @@ impl StateSync {
         let connected = self.peers.ids();
         match self.tasks.failed_with_all(&connected) {
             None => Ok(()),
-            Some((hash, _, Some(source))) => Err(StateSyncError::CorruptState { hash, source }),
-            Some((hash, tries, None)) => {
+            Some((hash, tries)) => {
                 Err(StateSyncError::NodeUnavailable { hash, tries, peers: connected.len() })
             }
         }
@@ -324,6 +323,7 @@ impl StateSync {
         match outcome {
             Outcome::Delivered { blobs, elapsed } => {
                 let count = blobs.len();
+                let mut fatal = None;
                 let (mut processed, mut duplicate, mut unexpected, mut bytes) = (0u64, 0u64, 0u64, 0usize);
                 for data in blobs {
                     let blob = VerifiedBlob::new(data);
@@ -345,15 +345,26 @@ impl StateSync {
                             }
                         }
                         Err(error) if error.is_unexpected() => unexpected += 1,
-                        Err(error @ (SyncError::BadNode { .. } | SyncError::BadLeaf { .. })) => {
-                            warn!(target: "state_sync", %peer, %error, "undecodable node");
-                            self.tasks.mark_bad(&hash, error);
-                            fault = Some(DropReason::BadNode { hash });
+                        Err(error) => {
+                            // Bytes that hash to a requested node but do not decode cannot be forged:
+                            // the state itself is corrupt, and the peer only relayed it. Anything
+                            // else is the store's failure (or a bug). Either way the sync ends here.
+                            fatal = Some(match error {
+                                SyncError::BadNode { .. } | SyncError::BadLeaf { .. } => {
+                                    StateSyncError::CorruptState { hash, source: error }
+                                }
+                                other => other.into(),
+                            });
+                            break;
                         }
-                        Err(error) => return Err(error.into()),
                     }
                 }
-                if fault.is_none() && count > 0 && delivered.is_empty() {
+                if let Some(error) = fatal {
+                    // Not the peer's fault: it goes back to the set, idle, for whatever runs next.
+                    self.peers.set_node_data_idle(&peer, delivered.len(), elapsed);
+                    return Err(error);
+                }
+                if count > 0 && delivered.is_empty() {
                     fault = Some(DropReason::UnrequestedData { blobs: count });
                 }
                 let counters = &self.shared.counters;
@@ -410,9 +421,7 @@ impl StateSync {
         self.peers.unregister(peer.id());
         let disconnect = match reason {
             DropReason::Stalling { .. } => DisconnectReason::Timeout,
-            DropReason::UnrequestedData { .. } | DropReason::BadNode { .. } => {
-                DisconnectReason::ProtocolBreach
-            }
+            DropReason::UnrequestedData { .. } => DisconnectReason::ProtocolBreach,
             DropReason::Disconnected { .. } => DisconnectReason::Requested,
         };
         peer.disconnect(disconnect).await;

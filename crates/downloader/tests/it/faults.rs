@@ -191,3 +191,40 @@ async fn the_stall_detector_ends_a_sync_without_progress() {
     }
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 }
+
+/// A requested node whose stored bytes hash correctly but are not a node: no peer can forge those, so
+/// the state is corrupt. The sync ends at once naming it, and no peer is blamed.
+#[tokio::test(start_paused = true)]
+async fn an_undecodable_node_ends_the_sync_as_corrupt_state_without_blaming_peers() {
+    // A three-item list: well-formed RLP, but neither a branch (17 items) nor a short node (2).
+    let bad = vec![0xc3, 0x01, 0x02, 0x03];
+    let bad_hash = trie_sync::keccak256(&bad);
+    // A branch whose first two children are that blob.
+    let mut payload = Vec::new();
+    for slot in 0..17 {
+        if slot < 2 {
+            payload.push(0xa0);
+            payload.extend_from_slice(bad_hash.as_bytes());
+        } else {
+            payload.push(0x80);
+        }
+    }
+    let mut branch = vec![0xf8, payload.len() as u8];
+    branch.extend(payload);
+    let root = trie_sync::keccak256(&branch);
+    let state =
+        State { root, nodes: [(root, branch), (bad_hash, bad)].into_iter().collect(), ..State::default() };
+    let started = Instant::now();
+    let (result, local, handles, peers) = sync_from(&state, &honest(2, LATENCY), config()).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    match result {
+        Err(error @ DownloadError::CorruptState { .. }) => {
+            assert_eq!(error.hash(), Some(bad_hash));
+            assert!(error.is_fatal() && !error.is_retryable(), "{error}");
+        }
+        other => panic!("expected CorruptState, got {other:?}"),
+    }
+    assert_eq!(peers.len(), 2, "no peer dropped for relaying the corrupt state");
+    assert!(handles.iter().all(|peer| !peer.is_disconnected()), "no peer disconnected");
+    assert!(!stored_keys(local.as_ref()).contains(&(false, bad_hash)), "the bad blob is not stored");
+}
