@@ -1,7 +1,7 @@
 //! The state fetcher task: runs one sync at a time and tracks its requests (go-ethereum's
 //! `stateFetcher`, `runStateSync` and `spindownStateSync`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,9 +14,10 @@ use state_sync::{
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, trace, warn};
+use trie_sync::{keccak256, NodeHash};
 
 use crate::handle::Job;
-use crate::stall::StallDetector;
+use crate::stall::{Observed, StallDetector};
 use crate::{DownloadError, DownloaderConfig, SyncReport};
 
 /// Sends that may be failing at once before their tasks wait for room; send failures are rare.
@@ -290,8 +291,15 @@ impl Fetcher {
                 _ = sleep_until(deadline), if deadline.is_some() => self.expire(&mut finished),
                 Some(failure) = self.send_failures.recv() => self.on_send_failure(failure, &mut finished),
                 _ = stall_check.tick(), if stop.is_none() => {
-                    let processed = handle.progress().processed;
-                    if let Some(error) = stall.check(root, processed, self.finalized, self.peers.len(), Instant::now()) {
+                    let progress = handle.progress();
+                    let observed = Observed {
+                        processed: progress.processed,
+                        finalized: self.finalized,
+                        peers: self.peers.len(),
+                        in_flight: progress.in_flight,
+                        pending: progress.pending,
+                    };
+                    if let Some(error) = stall.check(root, observed, Instant::now()) {
                         warn!(target: "downloader", %error, "giving up");
                         stop = Some(Stop::Stalled(error));
                         handle.cancel();
@@ -375,7 +383,10 @@ impl Fetcher {
         let peer = done.request.peer_id();
         match &done.outcome {
             Outcome::Delivered { blobs, elapsed } => {
-                self.peers.set_node_data_idle(peer, blobs.len(), *elapsed)
+                // Credit only what hashes to a hash asked for: junk must not raise its capacity.
+                let asked: HashSet<NodeHash> = done.request.hashes().iter().copied().collect();
+                let delivered = blobs.iter().filter(|blob| asked.contains(&keccak256(blob))).count();
+                self.peers.set_node_data_idle(peer, delivered, *elapsed)
             }
             Outcome::TimedOut { elapsed } => self.peers.set_node_data_idle(peer, 0, *elapsed),
             // Gone, or busy with the request that replaced this one.

@@ -18,6 +18,9 @@ pub enum DropReason {
         /// Blobs in the answer.
         blobs: usize,
     },
+    /// A request could not be sent to it (its connection cannot carry requests; not necessarily its
+    /// fault).
+    SendFailed,
     /// Its connection ended (whoever ended it).
     Disconnected {
         /// Why the connection ended.
@@ -30,6 +33,7 @@ impl DropReason {
     pub fn is_peer_fault(&self) -> bool {
         match self {
             DropReason::Stalling { .. } | DropReason::UnrequestedData { .. } => true,
+            DropReason::SendFailed => false,
             DropReason::Disconnected { cause } => cause.is_peer_fault(),
         }
     }
@@ -42,6 +46,7 @@ impl fmt::Display for DropReason {
             DropReason::UnrequestedData { blobs } => {
                 write!(f, "sent {blobs} blobs, none of them requested")
             }
+            DropReason::SendFailed => f.write_str("a request could not be sent to it"),
             DropReason::Disconnected { cause } => write!(f, "disconnected: {cause}"),
         }
     }

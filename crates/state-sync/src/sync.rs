@@ -319,7 +319,7 @@ impl StateSync {
         let asked: HashSet<NodeHash> = request.hashes().iter().copied().collect();
         let mut delivered: HashSet<NodeHash> = HashSet::default();
         let mut fault = None;
-        let mut may_ask_again = false;
+        let mut may_ask_again: bool;
         match outcome {
             Outcome::Delivered { blobs, elapsed } => {
                 let count = blobs.len();
@@ -343,6 +343,12 @@ impl StateSync {
                             if was_asked {
                                 delivered.insert(hash);
                             }
+                        }
+                        // Asked of this peer, but delivered by another meanwhile and committed: an
+                        // honest answer, late. Only blobs asked of nobody are unexpected.
+                        Err(error) if error.is_unexpected() && was_asked => {
+                            duplicate += 1;
+                            delivered.insert(hash);
                         }
                         Err(error) if error.is_unexpected() => unexpected += 1,
                         Err(error) => {
@@ -394,15 +400,27 @@ impl StateSync {
             }
             Outcome::Dropped { cause } => {
                 debug!(target: "state_sync", %peer, items = request.len(), ?cause, "request dropped");
-                // Not set idle: the peer is gone (or already busy with the request that replaced it).
-                if cause == DroppedBecause::Replaced {
-                    may_ask_again = true;
+                // Says nothing about the data: the peer may be asked again (a peer that reconnects
+                // comes back under the same id).
+                may_ask_again = true;
+                // A request that could not be sent leaves the peer busy with nothing in flight: no
+                // answer, no timeout would ever free it. Drop this connection, if it is still the
+                // one registered (a lost connection is unregistered by the tracker).
+                let registered = self.peers.get(&peer);
+                if cause == DroppedBecause::SendFailed
+                    && registered.is_some_and(|registered| same_peer(&registered, request.peer()))
+                {
+                    fault = Some(DropReason::SendFailed);
                 }
+                // Otherwise not set idle: the peer is gone (or already busy with the request that
+                // replaced it).
             }
         }
         if let Some(reason) = fault {
+            // A peer at fault is not asked for these hashes again; one that merely could not be
+            // reached may be, should it come back.
+            may_ask_again &= !reason.is_peer_fault();
             self.drop_peer(request.peer(), reason).await;
-            may_ask_again = false;
         }
         let mut retried = 0;
         for hash in request.hashes() {
@@ -422,6 +440,7 @@ impl StateSync {
         let disconnect = match reason {
             DropReason::Stalling { .. } => DisconnectReason::Timeout,
             DropReason::UnrequestedData { .. } => DisconnectReason::ProtocolBreach,
+            DropReason::SendFailed => DisconnectReason::NetworkError,
             DropReason::Disconnected { .. } => DisconnectReason::Requested,
         };
         peer.disconnect(disconnect).await;
@@ -504,6 +523,11 @@ impl StateSync {
 async fn cancelled(cancel: &mut watch::Receiver<bool>) {
     // The sender lives as long as the sync: no error.
     let _ = cancel.wait_for(|cancelled| *cancelled).await;
+}
+
+/// Whether two handles are the same connection (a peer that reconnects gets a new one, same id).
+fn same_peer(a: &Arc<dyn Peer>, b: &Arc<dyn Peer>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }
 
 /// Sets a peer idle after a request that was never sent, with a neutral measurement (its items over

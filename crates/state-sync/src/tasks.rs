@@ -12,7 +12,8 @@ use trie_sync::{LeafCallback, NodeHash, TrieSync};
 #[derive(Debug, Default)]
 struct Task {
     /// Peers that were asked for it and failed to deliver it (and may not be asked again): go-ethereum's
-    /// `attempts`. A peer is removed again when its failure was a timeout or a partial answer.
+    /// `attempts`. A peer is removed again when its failure was a timeout, a partial answer or a
+    /// dropped request (it may come back under the same id).
     attempts: SmallVec<[PeerId; 2]>,
     /// Whether it waits in the queue (rather than being in a request in flight).
     queued: bool,
