@@ -17,6 +17,9 @@ pub struct DownloaderConfig {
     /// Stall detection: requests finished with nothing processed, ...
     pub stall_requests: u64,
     /// ... and time without anything processed; both reached ⇒ [`DownloadError::Stalled`](crate::DownloadError).
+    /// Also on time alone: nothing processed and no request in flight for this long while work is
+    /// pending and peers are registered (they cannot be asked, and no timeout would ever say so) ⇒
+    /// [`DownloadError::Stalled`](crate::DownloadError).
     pub stall_time: Duration,
     /// How long the peer set may stay empty during a sync before it fails with
     /// [`DownloadError::NoPeers`](crate::DownloadError).

@@ -58,7 +58,9 @@ pub enum DownloadError {
         /// Peers connected at the end.
         peers: usize,
     },
-    /// Every connected peer sent the same undecodable bytes for this node: the state is corrupt.
+    /// A peer sent bytes that hash to this requested node but do not decode as one (or hold an
+    /// account that does not decode). No peer can forge bytes with a given hash, so the state itself
+    /// is corrupt: the sync ends at the first such blob, without blaming the peer.
     #[error("sync of {root:?}: state is corrupt at {hash:?}: {source}")]
     CorruptState {
         /// The root that was being synced.
@@ -75,9 +77,18 @@ pub enum DownloadError {
     #[error("scheduler: {0}")]
     Scheduler(SyncError),
     /// Every [`Downloader`](crate::Downloader) handle was dropped (or the runtime is shutting down)
-    /// before the sync completed.
+    /// before the sync completed, or the state fetcher task had stopped on an
+    /// [`Internal`](DownloadError::Internal) error.
     #[error("the downloader shut down")]
     ShutDown,
+    /// The state fetcher task stopped on a panic (a bug, or a store whose write panicked) while this
+    /// sync ran. The downloader is closed: every later sync ends with
+    /// [`ShutDown`](DownloadError::ShutDown). What was committed before stays valid.
+    #[error("internal error, the downloader stopped: {message}")]
+    Internal {
+        /// What panicked, with the panic's message when it had one.
+        message: String,
+    },
 }
 
 impl DownloadError {
@@ -99,11 +110,15 @@ impl DownloadError {
         )
     }
 
-    /// Whether the local database or the state itself is broken: retrying will not help.
+    /// Whether the local database, the state itself or the downloader is broken: retrying will not
+    /// help.
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            DownloadError::Store(_) | DownloadError::Scheduler(_) | DownloadError::CorruptState { .. }
+            DownloadError::Store(_)
+                | DownloadError::Scheduler(_)
+                | DownloadError::CorruptState { .. }
+                | DownloadError::Internal { .. }
         )
     }
 

@@ -1,7 +1,7 @@
 //! The state fetcher task: runs one sync at a time and tracks its requests (go-ethereum's
 //! `stateFetcher`, `runStateSync` and `spindownStateSync`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,10 +13,11 @@ use state_sync::{
 };
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{Instant, MissedTickBehavior};
-use tracing::{debug, info, trace, warn};
+use tracing::{debug, error, info, trace, warn};
+use trie_sync::{keccak256, NodeHash};
 
 use crate::handle::Job;
-use crate::stall::StallDetector;
+use crate::stall::{Observed, StallDetector};
 use crate::{DownloadError, DownloaderConfig, SyncReport};
 
 /// Sends that may be failing at once before their tasks wait for room; send failures are rare.
@@ -47,8 +48,8 @@ impl FetcherShared {
         self.wake.notify_one();
     }
 
-    fn take_next(&self) -> Option<Arc<Job>> {
-        self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    fn take_next(&self) -> Option<TakenJob> {
+        self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take().map(TakenJob)
     }
 
     pub(crate) fn close(&self) {
@@ -68,11 +69,50 @@ impl FetcherShared {
     }
 }
 
+/// A job the fetcher has taken out of the queue. If the fetcher stops before finishing it (a panic
+/// unwinds through it, or its future is dropped), dropping this finishes the job with an error, so
+/// its [`SyncHandle`](crate::SyncHandle) never waits forever. A job already finished is left as is.
+#[derive(Debug)]
+struct TakenJob(Arc<Job>);
+
+impl std::ops::Deref for TakenJob {
+    type Target = Arc<Job>;
+
+    fn deref(&self) -> &Arc<Job> {
+        &self.0
+    }
+}
+
+impl Drop for TakenJob {
+    fn drop(&mut self) {
+        self.0.finish(Err(stopped_error()));
+    }
+}
+
+/// The error for a job the fetcher will never finish: [`DownloadError::Internal`] while a panic
+/// unwinds, [`DownloadError::ShutDown`] otherwise (the fetcher's future was dropped).
+fn stopped_error() -> DownloadError {
+    if std::thread::panicking() {
+        DownloadError::Internal { message: "the state fetcher task panicked".to_owned() }
+    } else {
+        DownloadError::ShutDown
+    }
+}
+
+/// The message of a panic's payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(message), _) => (*message).to_owned(),
+        (None, Some(message)) => message.clone(),
+        (None, None) => "a panic without a message".to_owned(),
+    }
+}
+
 /// Why [`Fetcher::run_state_sync`] stops a sync before it ends by itself.
 #[derive(Debug)]
 enum Stop {
     /// Another root was asked for.
-    Switch(Arc<Job>),
+    Switch(TakenJob),
     /// The handle cancelled it.
     Cancelled,
     /// The stall detector gave up.
@@ -119,6 +159,17 @@ pub(crate) struct Fetcher {
     send_failures_tx: mpsc::Sender<SendFailure>,
     /// Requests finalized (any outcome) so far, for the stall detector.
     finalized: u64,
+}
+
+/// The fetcher's drop guard: however its task ends (returning, a panic, its future dropped), the
+/// downloader is closed and a queued job is failed, so no [`SyncHandle`](crate::SyncHandle) and no
+/// later [`Downloader::sync_state`](crate::Downloader::sync_state) waits forever. (The job running
+/// and one switched to are failed by their own [`TakenJob`] guards.)
+impl Drop for Fetcher {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.drain_closed();
+    }
 }
 
 impl Fetcher {
@@ -185,7 +236,7 @@ impl Fetcher {
     /// go-ethereum's `runStateSync`: runs `job`'s sync until it ends or another root is asked for,
     /// tracking every request it makes; returns the job to switch to, if any.
     #[tracing::instrument(target = "downloader", name = "run_state_sync", skip_all, fields(root = ?job.root))]
-    async fn run_state_sync(&mut self, job: Arc<Job>) -> Option<Arc<Job>> {
+    async fn run_state_sync(&mut self, job: TakenJob) -> Option<TakenJob> {
         let root = job.root;
         if job.is_cancelled() {
             job.finish(Err(DownloadError::Cancelled { root }));
@@ -240,8 +291,15 @@ impl Fetcher {
                 _ = sleep_until(deadline), if deadline.is_some() => self.expire(&mut finished),
                 Some(failure) = self.send_failures.recv() => self.on_send_failure(failure, &mut finished),
                 _ = stall_check.tick(), if stop.is_none() => {
-                    let processed = handle.progress().processed;
-                    if let Some(error) = stall.check(root, processed, self.finalized, self.peers.len(), Instant::now()) {
+                    let progress = handle.progress();
+                    let observed = Observed {
+                        processed: progress.processed,
+                        finalized: self.finalized,
+                        peers: self.peers.len(),
+                        in_flight: progress.in_flight,
+                        pending: progress.pending,
+                    };
+                    if let Some(error) = stall.check(root, observed, Instant::now()) {
                         warn!(target: "downloader", %error, "giving up");
                         stop = Some(Stop::Stalled(error));
                         handle.cancel();
@@ -251,7 +309,15 @@ impl Fetcher {
         };
         let ended = match joined {
             Ok(ended) => ended,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(join) if join.is_panic() => {
+                // A bug (or a store that panics): fail the job with the panic's message, then let the
+                // panic stop the fetcher; its drop guard closes it and fails what is queued.
+                let payload = join.into_panic();
+                let message = format!("the state sync task panicked: {}", panic_message(payload.as_ref()));
+                error!(target: "downloader", %message, "state fetcher stopping");
+                job.finish(Err(DownloadError::Internal { message }));
+                std::panic::resume_unwind(payload)
+            }
             Err(_) => Err(StateSyncError::Cancelled),
         };
         let mut next = None;
@@ -317,7 +383,10 @@ impl Fetcher {
         let peer = done.request.peer_id();
         match &done.outcome {
             Outcome::Delivered { blobs, elapsed } => {
-                self.peers.set_node_data_idle(peer, blobs.len(), *elapsed)
+                // Credit only what hashes to a hash asked for: junk must not raise its capacity.
+                let asked: HashSet<NodeHash> = done.request.hashes().iter().copied().collect();
+                let delivered = blobs.iter().filter(|blob| asked.contains(&keccak256(blob))).count();
+                self.peers.set_node_data_idle(peer, delivered, *elapsed)
             }
             Outcome::TimedOut { elapsed } => self.peers.set_node_data_idle(peer, 0, *elapsed),
             // Gone, or busy with the request that replaced this one.

@@ -7,6 +7,21 @@ use tokio::time::Instant;
 
 use crate::{DownloadError, DownloaderConfig};
 
+/// What the fetcher sees of a sync at one stall check.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Observed {
+    /// Entries processed by the sync so far.
+    pub(crate) processed: u64,
+    /// Requests finalized by the fetcher so far (a running total over syncs).
+    pub(crate) finalized: u64,
+    /// Registered peers.
+    pub(crate) peers: usize,
+    /// Requests handed out by the sync and not yet back to it.
+    pub(crate) in_flight: u64,
+    /// Hashes the sync still has to fetch.
+    pub(crate) pending: u64,
+}
+
 /// Watches a sync's processed count, the requests finished and the peer count.
 #[derive(Debug)]
 pub(crate) struct StallDetector {
@@ -20,6 +35,9 @@ pub(crate) struct StallDetector {
     last_progress: Instant,
     /// Since when the peer set has been empty.
     no_peers_since: Option<Instant>,
+    /// Since when nothing has been in flight while work was pending and peers were registered: the
+    /// peers cannot be asked (stuck busy), and no request will ever time out to say so.
+    idle_since: Option<Instant>,
 }
 
 impl StallDetector {
@@ -32,19 +50,15 @@ impl StallDetector {
             finalized_at_progress: finalized,
             last_progress: Instant::now(),
             no_peers_since: None,
+            idle_since: None,
         }
     }
 
-    /// An error if the sync has stalled: no peers for the no-peers timeout, or nothing processed over
-    /// both the stall request count and the stall time.
-    pub(crate) fn check(
-        &mut self,
-        root: H256,
-        processed: u64,
-        finalized: u64,
-        peers: usize,
-        now: Instant,
-    ) -> Option<DownloadError> {
+    /// An error if the sync has stalled: no peers for the no-peers timeout; nothing processed over
+    /// both the stall request count and the stall time; or nothing in flight for the stall time
+    /// while work is pending and peers are registered.
+    pub(crate) fn check(&mut self, root: H256, observed: Observed, now: Instant) -> Option<DownloadError> {
+        let Observed { processed, finalized, peers, in_flight, pending } = observed;
         if processed > self.processed {
             self.processed = processed;
             self.finalized_at_progress = finalized;
@@ -61,6 +75,14 @@ impl StallDetector {
         }
         let requests = finalized - self.finalized_at_progress;
         let idle = now - self.last_progress;
+        if peers > 0 && in_flight == 0 && pending > 0 {
+            let since = *self.idle_since.get_or_insert(now);
+            if now - since >= self.stall_time && idle >= self.stall_time {
+                return Some(DownloadError::Stalled { root, requests, idle });
+            }
+        } else {
+            self.idle_since = None;
+        }
         (requests >= self.stall_requests && idle >= self.stall_time).then_some(DownloadError::Stalled {
             root,
             requests,
@@ -73,6 +95,11 @@ impl StallDetector {
 mod tests {
     use super::*;
 
+    /// A sync with a request in flight and work pending.
+    fn busy(processed: u64, finalized: u64, peers: usize) -> Observed {
+        Observed { processed, finalized, peers, in_flight: 1, pending: 10 }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn needs_both_requests_and_time_without_progress() {
         let config = DownloaderConfig {
@@ -83,11 +110,17 @@ mod tests {
         let root = H256::zero();
         let start = Instant::now();
         let mut detector = StallDetector::new(&config, 0);
-        assert!(detector.check(root, 0, 5, 1, start + Duration::from_secs(5)).is_none(), "too soon");
-        assert!(detector.check(root, 0, 2, 1, start + Duration::from_secs(20)).is_none(), "too few requests");
-        assert!(detector.check(root, 1, 5, 1, start + Duration::from_secs(21)).is_none(), "progress resets");
-        assert!(detector.check(root, 1, 9, 1, start + Duration::from_secs(25)).is_none());
-        let stalled = detector.check(root, 1, 9, 1, start + Duration::from_secs(31));
+        assert!(detector.check(root, busy(0, 5, 1), start + Duration::from_secs(5)).is_none(), "too soon");
+        assert!(
+            detector.check(root, busy(0, 2, 1), start + Duration::from_secs(20)).is_none(),
+            "too few requests"
+        );
+        assert!(
+            detector.check(root, busy(1, 5, 1), start + Duration::from_secs(21)).is_none(),
+            "progress resets"
+        );
+        assert!(detector.check(root, busy(1, 9, 1), start + Duration::from_secs(25)).is_none());
+        let stalled = detector.check(root, busy(1, 9, 1), start + Duration::from_secs(31));
         assert!(matches!(stalled, Some(DownloadError::Stalled { requests: 4, .. })), "{stalled:?}");
     }
 
@@ -97,13 +130,35 @@ mod tests {
             DownloaderConfig { no_peers_timeout: Duration::from_secs(30), ..DownloaderConfig::default() };
         let start = Instant::now();
         let mut detector = StallDetector::new(&config, 0);
-        assert!(detector.check(H256::zero(), 0, 0, 0, start).is_none());
+        assert!(detector.check(H256::zero(), busy(0, 0, 0), start).is_none());
         assert!(
-            detector.check(H256::zero(), 0, 0, 1, start + Duration::from_secs(20)).is_none(),
+            detector.check(H256::zero(), busy(0, 0, 1), start + Duration::from_secs(20)).is_none(),
             "a peer came"
         );
-        assert!(detector.check(H256::zero(), 0, 0, 0, start + Duration::from_secs(25)).is_none());
-        let error = detector.check(H256::zero(), 0, 0, 0, start + Duration::from_secs(55));
+        assert!(detector.check(H256::zero(), busy(0, 0, 0), start + Duration::from_secs(25)).is_none());
+        let error = detector.check(H256::zero(), busy(0, 0, 0), start + Duration::from_secs(55));
         assert!(matches!(error, Some(DownloadError::NoPeers { .. })), "{error:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_in_flight_with_work_pending_and_peers_stalls_on_time_alone() {
+        let config = DownloaderConfig { stall_time: Duration::from_secs(10), ..DownloaderConfig::default() };
+        let root = H256::zero();
+        let start = Instant::now();
+        let stuck = Observed { processed: 0, finalized: 0, peers: 1, in_flight: 0, pending: 10 };
+        let mut detector = StallDetector::new(&config, 0);
+        assert!(detector.check(root, stuck, start + Duration::from_secs(1)).is_none());
+        assert!(
+            detector.check(root, busy(0, 0, 1), start + Duration::from_secs(5)).is_none(),
+            "a request in flight resets it"
+        );
+        assert!(detector.check(root, stuck, start + Duration::from_secs(6)).is_none());
+        assert!(
+            detector.check(root, Observed { pending: 0, ..stuck }, start + Duration::from_secs(12)).is_none(),
+            "nothing pending: nothing to wait for"
+        );
+        assert!(detector.check(root, stuck, start + Duration::from_secs(13)).is_none());
+        let stalled = detector.check(root, stuck, start + Duration::from_secs(23));
+        assert!(matches!(stalled, Some(DownloadError::Stalled { requests: 0, .. })), "{stalled:?}");
     }
 }

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use peers::DisconnectCause;
-use trie_sync::NodeHash;
 
 /// Why a peer was disconnected and removed from the peer set during a sync, for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,11 +18,9 @@ pub enum DropReason {
         /// Blobs in the answer.
         blobs: usize,
     },
-    /// It sent bytes that hash to a node we asked for but do not decode as one.
-    BadNode {
-        /// The node.
-        hash: NodeHash,
-    },
+    /// A request could not be sent to it (its connection cannot carry requests; not necessarily its
+    /// fault).
+    SendFailed,
     /// Its connection ended (whoever ended it).
     Disconnected {
         /// Why the connection ended.
@@ -35,9 +32,8 @@ impl DropReason {
     /// Whether the peer misbehaved (as opposed to merely losing its connection).
     pub fn is_peer_fault(&self) -> bool {
         match self {
-            DropReason::Stalling { .. } | DropReason::UnrequestedData { .. } | DropReason::BadNode { .. } => {
-                true
-            }
+            DropReason::Stalling { .. } | DropReason::UnrequestedData { .. } => true,
+            DropReason::SendFailed => false,
             DropReason::Disconnected { cause } => cause.is_peer_fault(),
         }
     }
@@ -50,7 +46,7 @@ impl fmt::Display for DropReason {
             DropReason::UnrequestedData { blobs } => {
                 write!(f, "sent {blobs} blobs, none of them requested")
             }
-            DropReason::BadNode { hash } => write!(f, "sent an undecodable node for {hash:?}"),
+            DropReason::SendFailed => f.write_str("a request could not be sent to it"),
             DropReason::Disconnected { cause } => write!(f, "disconnected: {cause}"),
         }
     }

@@ -20,8 +20,9 @@ pub enum StateSyncError {
         /// Peers connected when the sync gave up.
         peers: usize,
     },
-    /// Every connected peer sent the same bytes for this hash, and they hash correctly but are not a
-    /// valid trie node (or hold an account that does not decode): the state itself is corrupt.
+    /// A peer sent bytes that hash to this requested node but are not a valid trie node (or hold an
+    /// account that does not decode). No peer can forge bytes with a given hash, so the state itself
+    /// is corrupt: the sync ends at the first such blob, and the peer that relayed it is not blamed.
     #[error("state is corrupt at {hash:?}: {source}")]
     CorruptState {
         /// The node that does not decode.

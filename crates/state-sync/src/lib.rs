@@ -5,11 +5,14 @@
 //! - [`StateSync`]: the sync. [`StateSync::run`] loops until every node, storage trie and code blob
 //!   under the root is stored: it commits when [`StateSyncConfig::commit_threshold`] bytes are
 //!   waiting, assigns hashes to idle peers sized by their capacity (never re-asking a peer for a hash
-//!   it failed to deliver, unless it timed out or delivered part of its request), and processes
+//!   it failed to deliver, unless it timed out, delivered part of its request or its request was
+//!   dropped), and processes
 //!   finished requests: every blob is hashed and handed to the scheduler; duplicates and unexpected
-//!   blobs are counted; a peer that sends only unrequested data, or undecodable nodes, or lets a
-//!   request of ≤ 2 items time out, is dropped; a hash that failed with every connected peer ends the
-//!   sync with [`StateSyncError::NodeUnavailable`] naming it.
+//!   blobs are counted; a peer that sends only unrequested data, or lets a request of ≤ 2 items time
+//!   out, or whose request cannot be sent, is dropped; a hash that failed with every connected peer
+//!   ends the sync with [`StateSyncError::NodeUnavailable`] naming it; a blob that hashes to a
+//!   requested node but does not decode ends it at once with [`StateSyncError::CorruptState`] (no
+//!   peer can forge it: the state is corrupt).
 //! - [`TrackerLink`]: how a sync talks to whoever sends its [`Request`]s and times them (the
 //!   `downloader` crate's `run_state_sync`): requests out, [`Finished`] requests back, both bounded.
 //! - [`StateSyncHandle`]: cancel (idempotent), wait for the end, [`StateSyncProgress`] snapshots.

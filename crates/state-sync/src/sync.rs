@@ -30,7 +30,8 @@ struct Shared {
     resumed: Option<Checkpoint>,
     /// Set once to ask the loop to stop (go-ethereum's `cancel` channel with its `cancelOnce`).
     cancel: watch::Sender<bool>,
-    /// Set once when the loop has ended and made its final commit (go-ethereum's `done`).
+    /// Set once when the loop has ended and made its final commit (go-ethereum's `done`), by
+    /// [`StateSync`]'s drop guard, so also when [`StateSync::run`] panics or its future is dropped.
     done: watch::Sender<bool>,
 }
 
@@ -62,7 +63,8 @@ impl StateSyncHandle {
         *self.shared.done.borrow()
     }
 
-    /// Waits until the sync has ended (its final commit written).
+    /// Waits until the sync has ended: its final commit written, or [`StateSync::run`] panicked or was
+    /// dropped (or the sync was dropped without being run).
     pub async fn done(&self) {
         let mut done = self.shared.done.subscribe();
         // The sender lives in `shared`, which outlives this borrow: no error.
@@ -118,6 +120,14 @@ pub struct StateSync {
     /// committed (it could hold nodes whose children were in the lost batch).
     store_failed: bool,
     shared: Arc<Shared>,
+}
+
+/// The drop guard behind [`StateSyncHandle::done`]: however the sync ends (returning from
+/// [`run`](StateSync::run), a panic unwinding through it, its future dropped), its handles learn it.
+impl Drop for StateSync {
+    fn drop(&mut self) {
+        self.shared.done.send_replace(true);
+    }
 }
 
 impl std::fmt::Debug for StateSync {
@@ -179,15 +189,23 @@ impl StateSync {
     }
 
     /// Runs the sync to its end: every entry under the root stored, or an error. Whatever the end, the
-    /// complete entries are committed before it returns (unless the store itself failed).
+    /// complete entries are committed before it returns (unless the store itself failed); if that
+    /// final commit fails, its [`StateSyncError::Store`] is returned in place of why the sync ended.
     #[tracing::instrument(target = "state_sync", name = "state_sync", skip_all, fields(root = ?self.shared.root))]
     pub async fn run(mut self) -> Result<StateSyncReport> {
         info!(target: "state_sync", pending = self.scheduler.pending(), resumed = ?self.shared.resumed, "state sync starting");
         let ended = self.sync_loop().await;
         let committed = if self.store_failed { Ok(()) } else { self.commit(true).await };
         let result = match (ended, committed) {
-            (Ok(()), Err(error)) => Err(error),
-            (ended, _) => ended,
+            (ended, Ok(())) => ended,
+            // A lost final commit outranks why the loop ended (even a cancel): progress the caller
+            // believes committed is gone.
+            (ended, Err(error)) => {
+                if let Err(ended) = ended {
+                    warn!(target: "state_sync", %ended, %error, "the final commit failed after the sync ended");
+                }
+                Err(error)
+            }
         };
         self.publish();
         let progress = self.handle().progress();
@@ -206,7 +224,7 @@ impl StateSync {
                 warn!(target: "state_sync", %error, processed = progress.processed, "state sync ended")
             }
         }
-        self.shared.done.send_replace(true);
+        // `done` is set when `self` drops, right after this.
         result.map(|()| StateSyncReport { progress, peers_dropped: self.shared.counters.dropped() })
     }
 
@@ -286,8 +304,7 @@ impl StateSync {
         let connected = self.peers.ids();
         match self.tasks.failed_with_all(&connected) {
             None => Ok(()),
-            Some((hash, _, Some(source))) => Err(StateSyncError::CorruptState { hash, source }),
-            Some((hash, tries, None)) => {
+            Some((hash, tries)) => {
                 Err(StateSyncError::NodeUnavailable { hash, tries, peers: connected.len() })
             }
         }
@@ -302,10 +319,11 @@ impl StateSync {
         let asked: HashSet<NodeHash> = request.hashes().iter().copied().collect();
         let mut delivered: HashSet<NodeHash> = HashSet::default();
         let mut fault = None;
-        let mut may_ask_again = false;
+        let mut may_ask_again: bool;
         match outcome {
             Outcome::Delivered { blobs, elapsed } => {
                 let count = blobs.len();
+                let mut fatal = None;
                 let (mut processed, mut duplicate, mut unexpected, mut bytes) = (0u64, 0u64, 0u64, 0usize);
                 for data in blobs {
                     let blob = VerifiedBlob::new(data);
@@ -326,16 +344,33 @@ impl StateSync {
                                 delivered.insert(hash);
                             }
                         }
-                        Err(error) if error.is_unexpected() => unexpected += 1,
-                        Err(error @ (SyncError::BadNode { .. } | SyncError::BadLeaf { .. })) => {
-                            warn!(target: "state_sync", %peer, %error, "undecodable node");
-                            self.tasks.mark_bad(&hash, error);
-                            fault = Some(DropReason::BadNode { hash });
+                        // Asked of this peer, but delivered by another meanwhile and committed: an
+                        // honest answer, late. Only blobs asked of nobody are unexpected.
+                        Err(error) if error.is_unexpected() && was_asked => {
+                            duplicate += 1;
+                            delivered.insert(hash);
                         }
-                        Err(error) => return Err(error.into()),
+                        Err(error) if error.is_unexpected() => unexpected += 1,
+                        Err(error) => {
+                            // Bytes that hash to a requested node but do not decode cannot be forged:
+                            // the state itself is corrupt, and the peer only relayed it. Anything
+                            // else is the store's failure (or a bug). Either way the sync ends here.
+                            fatal = Some(match error {
+                                SyncError::BadNode { .. } | SyncError::BadLeaf { .. } => {
+                                    StateSyncError::CorruptState { hash, source: error }
+                                }
+                                other => other.into(),
+                            });
+                            break;
+                        }
                     }
                 }
-                if fault.is_none() && count > 0 && delivered.is_empty() {
+                if let Some(error) = fatal {
+                    // Not the peer's fault: it goes back to the set, idle, for whatever runs next.
+                    self.peers.set_node_data_idle(&peer, delivered.len(), elapsed);
+                    return Err(error);
+                }
+                if count > 0 && delivered.is_empty() {
                     fault = Some(DropReason::UnrequestedData { blobs: count });
                 }
                 let counters = &self.shared.counters;
@@ -365,15 +400,27 @@ impl StateSync {
             }
             Outcome::Dropped { cause } => {
                 debug!(target: "state_sync", %peer, items = request.len(), ?cause, "request dropped");
-                // Not set idle: the peer is gone (or already busy with the request that replaced it).
-                if cause == DroppedBecause::Replaced {
-                    may_ask_again = true;
+                // Says nothing about the data: the peer may be asked again (a peer that reconnects
+                // comes back under the same id).
+                may_ask_again = true;
+                // A request that could not be sent leaves the peer busy with nothing in flight: no
+                // answer, no timeout would ever free it. Drop this connection, if it is still the
+                // one registered (a lost connection is unregistered by the tracker).
+                let registered = self.peers.get(&peer);
+                if cause == DroppedBecause::SendFailed
+                    && registered.is_some_and(|registered| same_peer(&registered, request.peer()))
+                {
+                    fault = Some(DropReason::SendFailed);
                 }
+                // Otherwise not set idle: the peer is gone (or already busy with the request that
+                // replaced it).
             }
         }
         if let Some(reason) = fault {
+            // A peer at fault is not asked for these hashes again; one that merely could not be
+            // reached may be, should it come back.
+            may_ask_again &= !reason.is_peer_fault();
             self.drop_peer(request.peer(), reason).await;
-            may_ask_again = false;
         }
         let mut retried = 0;
         for hash in request.hashes() {
@@ -392,9 +439,8 @@ impl StateSync {
         self.peers.unregister(peer.id());
         let disconnect = match reason {
             DropReason::Stalling { .. } => DisconnectReason::Timeout,
-            DropReason::UnrequestedData { .. } | DropReason::BadNode { .. } => {
-                DisconnectReason::ProtocolBreach
-            }
+            DropReason::UnrequestedData { .. } => DisconnectReason::ProtocolBreach,
+            DropReason::SendFailed => DisconnectReason::NetworkError,
             DropReason::Disconnected { .. } => DisconnectReason::Requested,
         };
         peer.disconnect(disconnect).await;
@@ -477,6 +523,11 @@ impl StateSync {
 async fn cancelled(cancel: &mut watch::Receiver<bool>) {
     // The sender lives as long as the sync: no error.
     let _ = cancel.wait_for(|cancelled| *cancelled).await;
+}
+
+/// Whether two handles are the same connection (a peer that reconnects gets a new one, same id).
+fn same_peer(a: &Arc<dyn Peer>, b: &Arc<dyn Peer>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }
 
 /// Sets a peer idle after a request that was never sent, with a neutral measurement (its items over

@@ -6,19 +6,17 @@ use foldhash::HashMap;
 use kvdb::KeyValueStore;
 use peers::PeerId;
 use smallvec::SmallVec;
-use trie_sync::{LeafCallback, NodeHash, SyncError, TrieSync};
+use trie_sync::{LeafCallback, NodeHash, TrieSync};
 
 /// One outstanding hash.
 #[derive(Debug, Default)]
 struct Task {
     /// Peers that were asked for it and failed to deliver it (and may not be asked again): go-ethereum's
-    /// `attempts`. A peer is removed again when its failure was a timeout or a partial answer.
+    /// `attempts`. A peer is removed again when its failure was a timeout, a partial answer or a
+    /// dropped request (it may come back under the same id).
     attempts: SmallVec<[PeerId; 2]>,
     /// Whether it waits in the queue (rather than being in a request in flight).
     queued: bool,
-    /// The scheduler's complaint the last time a peer sent bytes for it that do not decode: if every
-    /// peer sends those, the state itself is corrupt.
-    bad: Option<SyncError>,
 }
 
 /// Every hash the scheduler handed out that is not yet processed: queued for assignment, or in a request
@@ -83,29 +81,15 @@ impl Tasks {
         true
     }
 
-    /// Records that the bytes delivered for `hash` do not decode.
-    pub(crate) fn mark_bad(&mut self, hash: &NodeHash, error: SyncError) {
-        if let Some(task) = self.tasks.get_mut(hash) {
-            task.bad = Some(error);
-        }
-    }
-
-    /// A queued hash every one of `connected` (non-empty) has failed, with its tries and whether it
-    /// came back undecodable.
-    pub(crate) fn failed_with_all(
-        &mut self,
-        connected: &[PeerId],
-    ) -> Option<(NodeHash, usize, Option<SyncError>)> {
+    /// A queued hash every one of `connected` (non-empty) has failed, with its tries.
+    pub(crate) fn failed_with_all(&self, connected: &[PeerId]) -> Option<(NodeHash, usize)> {
         if connected.is_empty() {
             return None;
         }
-        let hash = self.queue.iter().copied().find(|hash| {
-            self.tasks
-                .get(hash)
-                .is_some_and(|task| task.queued && connected.iter().all(|peer| task.attempts.contains(peer)))
-        })?;
-        let task = self.tasks.get_mut(&hash).expect("found above");
-        Some((hash, task.attempts.len(), task.bad.take()))
+        self.queue.iter().find_map(|hash| {
+            let task = self.tasks.get(hash).filter(|task| task.queued)?;
+            connected.iter().all(|peer| task.attempts.contains(peer)).then_some((*hash, task.attempts.len()))
+        })
     }
 
     /// Hashes waiting for a peer.
@@ -139,10 +123,7 @@ mod tests {
             tasks.fill(&a, 4, &mut scheduler).is_empty(),
             "a failed it and the scheduler has nothing else"
         );
-        assert_eq!(
-            tasks.failed_with_all(std::slice::from_ref(&a)).map(|(h, tries, _)| (h, tries)),
-            Some((root[0], 1))
-        );
+        assert_eq!(tasks.failed_with_all(std::slice::from_ref(&a)), Some((root[0], 1)));
         assert!(tasks.failed_with_all(&[a.clone(), b.clone()]).is_none());
         assert_eq!(tasks.fill(&b, 4, &mut scheduler), root);
         assert!(tasks.retry(root[0], &b, true));

@@ -1,9 +1,12 @@
 //! Every fault of the in-process peer, alone and next to an honest peer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use downloader::{DownloadError, DownloaderConfig, DropReason};
-use peers::{Behaviour, Fault};
+use downloader::{DownloadError, Downloader, DownloaderConfig, DropReason};
+use kvdb::{KeyValueStore, MemoryStore};
+use peers::{Behaviour, DisconnectReason, Fault, Peer, PeerError, PeerId, H256};
 use tokio::time::Instant;
 
 use crate::fixtures::*;
@@ -190,4 +193,129 @@ async fn the_stall_detector_ends_a_sync_without_progress() {
         other => panic!("expected Stalled, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+/// A requested node whose stored bytes hash correctly but are not a node: no peer can forge those, so
+/// the state is corrupt. The sync ends at once naming it, and no peer is blamed.
+#[tokio::test(start_paused = true)]
+async fn an_undecodable_node_ends_the_sync_as_corrupt_state_without_blaming_peers() {
+    // A three-item list: well-formed RLP, but neither a branch (17 items) nor a short node (2).
+    let bad = vec![0xc3, 0x01, 0x02, 0x03];
+    let bad_hash = trie_sync::keccak256(&bad);
+    // A branch whose first two children are that blob.
+    let mut payload = Vec::new();
+    for slot in 0..17 {
+        if slot < 2 {
+            payload.push(0xa0);
+            payload.extend_from_slice(bad_hash.as_bytes());
+        } else {
+            payload.push(0x80);
+        }
+    }
+    let mut branch = vec![0xf8, payload.len() as u8];
+    branch.extend(payload);
+    let root = trie_sync::keccak256(&branch);
+    let state =
+        State { root, nodes: [(root, branch), (bad_hash, bad)].into_iter().collect(), ..State::default() };
+    let started = Instant::now();
+    let (result, local, handles, peers) = sync_from(&state, &honest(2, LATENCY), config()).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    match result {
+        Err(error @ DownloadError::CorruptState { .. }) => {
+            assert_eq!(error.hash(), Some(bad_hash));
+            assert!(error.is_fatal() && !error.is_retryable(), "{error}");
+        }
+        other => panic!("expected CorruptState, got {other:?}"),
+    }
+    assert_eq!(peers.len(), 2, "no peer dropped for relaying the corrupt state");
+    assert!(handles.iter().all(|peer| !peer.is_disconnected()), "no peer disconnected");
+    assert!(!stored_keys(local.as_ref()).contains(&(false, bad_hash)), "the bad blob is not stored");
+}
+
+/// A peer to which no request can be sent, for a reason that is not a lost connection (so the
+/// tracker does not unregister it by itself).
+struct UnsendablePeer {
+    id: PeerId,
+    disconnected: AtomicBool,
+}
+
+impl UnsendablePeer {
+    fn new(id: &str) -> Arc<Self> {
+        Arc::new(Self { id: PeerId::new(id), disconnected: AtomicBool::new(false) })
+    }
+}
+
+#[async_trait::async_trait]
+impl Peer for UnsendablePeer {
+    fn id(&self) -> &PeerId {
+        &self.id
+    }
+
+    async fn request_node_data(&self, _: u64, hashes: Vec<H256>) -> Result<(), PeerError> {
+        Err(PeerError::RequestTooLarge { peer: self.id.clone(), count: hashes.len(), max: 0 })
+    }
+
+    async fn disconnect(&self, _: DisconnectReason) {
+        self.disconnected.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A peer whose sends always fail is dropped rather than left busy forever: alone, the sync ends
+/// with NoPeers instead of hanging.
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_cannot_be_sent_to_alone_is_dropped_and_the_sync_ends() {
+    let state = synthetic(14, 50);
+    let (peers, inbox, _) = serve(&state.store(), &[]);
+    let unsendable = UnsendablePeer::new("unsendable");
+    peers.register(unsendable.clone()).expect("register");
+    let local: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+    let downloader = Downloader::new(local, peers.clone(), inbox, config());
+    let result = tokio::time::timeout(Duration::from_secs(3600), downloader.sync_state(state.root).wait())
+        .await
+        .expect("the sync ends");
+    assert!(matches!(result, Err(DownloadError::NoPeers { .. })), "{result:?}");
+    assert!(unsendable.disconnected.load(Ordering::SeqCst), "disconnected");
+    assert!(peers.is_empty(), "unregistered");
+}
+
+/// Next to an honest peer, the unsendable one is dropped (as SendFailed, not the peer's fault) and
+/// the sync completes.
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_cannot_be_sent_to_is_dropped_next_to_an_honest_one() {
+    let state = synthetic(15, 200);
+    let (peers, inbox, _) = serve(&state.store(), &honest(1, LATENCY));
+    // First in id order: it is asked for the root first.
+    let unsendable = UnsendablePeer::new("a-unsendable");
+    peers.register(unsendable.clone()).expect("register");
+    let local: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+    let downloader = Downloader::new(local.clone(), peers.clone(), inbox, config());
+    let report = downloader.sync_state(state.root).wait().await.expect("the honest peer completes it");
+    assert_equals_source(local.as_ref(), &state);
+    assert_eq!(report.peers_dropped, vec![(PeerId::new("a-unsendable"), DropReason::SendFailed)]);
+    assert!(!DropReason::SendFailed.is_peer_fault());
+    assert!(unsendable.disconnected.load(Ordering::SeqCst));
+    assert_eq!(peers.ids(), vec![PeerId::new("honest-0")]);
+}
+
+/// An answer that arrives after its sync ended is hashed before its peer is credited: junk does not
+/// raise a peer's capacity.
+#[tokio::test(start_paused = true)]
+async fn junk_answered_during_spindown_is_not_credited() {
+    let state = synthetic(16, 50);
+    let behaviours = [("garbage", Behaviour::faulty(Fault::Garbage).with_latency(LATENCY))];
+    let (peers, inbox, handles) = serve(&state.store(), &behaviours);
+    let local: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+    let downloader = Downloader::new(local, peers.clone(), inbox, config());
+    let sync = downloader.sync_state(state.root);
+    while handles[0].requests_received() == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    sync.cancel();
+    assert!(matches!(sync.wait().await, Err(DownloadError::Cancelled { .. })));
+    let id = PeerId::new("garbage");
+    // The answer comes after the latency, while the fetcher spins down; then the peer is idle.
+    while !peers.stats(&id).expect("registered").idle {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(peers.stats(&id).expect("registered").items_per_sec, 0.0, "junk credited");
 }

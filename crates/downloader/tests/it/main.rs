@@ -4,4 +4,5 @@ mod faults;
 mod fixtures;
 mod matrix;
 mod pivot;
+mod store_faults;
 mod tcp;

@@ -194,3 +194,35 @@ async fn commits_past_the_threshold_and_on_cancel_with_the_checkpoint() {
     assert_eq!(last.entries(), stored(local.as_ref()), "the final commit counts what it stores");
     assert!(!last.complete);
 }
+
+/// With a threshold never reached, nothing is stored while the sync runs; cancelling forces the
+/// final commit, so everything processed whose subtrie is complete is kept (parents still waiting for
+/// children are not), and the checkpoint counts it.
+#[tokio::test(start_paused = true)]
+async fn cancel_forces_a_commit_of_everything_processed() {
+    let config = StateSyncConfig { commit_threshold: usize::MAX, ..StateSyncConfig::default() };
+    let mut harness = Harness::start(&["a"], config);
+    let stored = |store: &dyn KeyValueStore| {
+        store.count(Namespace::TrieNodes).unwrap() + store.count(Namespace::Code).unwrap()
+    };
+    for _ in 0..4 {
+        let request = harness.next().await;
+        harness.finish(request.clone(), harness.honest(&request)).await;
+    }
+    // The fifth request means the fourth delivery was processed.
+    let request = harness.next().await;
+    assert_eq!(stored(harness.local.as_ref()), 0, "nothing committed below the threshold");
+    let processed = harness.handle.progress().processed;
+    assert!(processed > 0);
+    harness.handle.cancel();
+    drop(request);
+    let local = harness.local.clone();
+    let result = harness.task.await.expect("no panic");
+    assert!(matches!(result, Err(StateSyncError::Cancelled)), "{result:?}");
+    let checkpoint = Checkpoint::read(local.as_ref()).unwrap().expect("the forced commit wrote a checkpoint");
+    let stored = stored(local.as_ref());
+    assert!(stored > 0 && stored <= processed, "{stored} stored of {processed} processed");
+    assert_eq!(checkpoint.entries(), stored);
+    assert_eq!(checkpoint.processed, processed);
+    assert!(!checkpoint.complete);
+}

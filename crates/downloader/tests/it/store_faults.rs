@@ -1,0 +1,115 @@
+//! Faults of the local store, injected through a wrapper (as redb's `tests/crash_consistency.rs`
+//! does): a write that panics or fails must end the sync with an error, never hang a handle.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use downloader::{DownloadError, Downloader, DownloaderConfig};
+use kvdb::{KeyValueStore, MemoryStore, Namespace, WriteBatch};
+use peers::Behaviour;
+
+use crate::fixtures::*;
+
+/// What [`FaultyStore`] does to a write from the chosen one on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WriteFault {
+    /// The write panics (a bug in a backend, or an invariant it asserts).
+    Panic,
+    /// The write fails with a backend error; nothing of the batch is written.
+    Error,
+}
+
+/// A store whose `n`th write (counting from 1) and every later one fail as [`WriteFault`] says;
+/// reads and earlier writes go to the inner store.
+pub(crate) struct FaultyStore {
+    inner: MemoryStore,
+    fail_from: u64,
+    fault: WriteFault,
+    writes: AtomicU64,
+}
+
+impl FaultyStore {
+    pub(crate) fn new(fail_from: u64, fault: WriteFault) -> Arc<Self> {
+        Arc::new(Self { inner: MemoryStore::new(), fail_from, fault, writes: AtomicU64::new(0) })
+    }
+
+    /// Writes attempted so far (those that failed included).
+    pub(crate) fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+}
+
+impl KeyValueStore for FaultyStore {
+    fn get(&self, namespace: Namespace, key: &[u8]) -> kvdb::Result<Option<Vec<u8>>> {
+        self.inner.get(namespace, key)
+    }
+
+    fn write(&self, batch: WriteBatch) -> kvdb::Result<()> {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if n < self.fail_from {
+            return self.inner.write(batch);
+        }
+        match self.fault {
+            WriteFault::Panic => panic!("injected panic in write {n}"),
+            WriteFault::Error => Err(kvdb::Error::Backend {
+                backend: "faulty",
+                operation: "write",
+                detail: format!("injected failure of write {n}"),
+            }),
+        }
+    }
+
+    fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> kvdb::Result<()> {
+        self.inner.for_each(namespace, visit)
+    }
+}
+
+/// Far more virtual time than any of these syncs needs: reaching it means a handle hung.
+const HANG: Duration = Duration::from_secs(3600);
+
+fn config() -> DownloaderConfig {
+    DownloaderConfig { commit_threshold: 1, no_peers_timeout: Duration::from_secs(30), ..Default::default() }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_store_write_fails_the_sync_and_every_later_one() {
+    let state = synthetic(12, 100);
+    let (peers, inbox, _) = serve(&state.store(), &honest(2, Duration::from_millis(50)));
+    let local = FaultyStore::new(2, WriteFault::Panic);
+    let downloader = Downloader::new(local.clone(), peers, inbox, config());
+    let result = tokio::time::timeout(HANG, downloader.sync_state(state.root).wait()).await.expect("no hang");
+    match result {
+        Err(error @ DownloadError::Internal { .. }) => {
+            assert!(error.is_fatal());
+            assert!(error.to_string().contains("injected panic in write 2"), "{error}");
+        }
+        other => panic!("expected Internal, got {other:?}"),
+    }
+    assert_eq!(local.writes(), 2, "the sync stopped at the panicking write");
+    let later = tokio::time::timeout(HANG, downloader.sync_state(state.root).wait()).await.expect("no hang");
+    assert!(matches!(later, Err(DownloadError::ShutDown)), "{later:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_final_commit_after_cancel_is_reported() {
+    let state = synthetic(13, 100);
+    let (peers, inbox, handles) =
+        serve(&state.store(), &[("honest", Behaviour::honest().with_latency(Duration::from_millis(50)))]);
+    // Nothing is committed before the end: the forced commit on cancel is the first write.
+    let config = DownloaderConfig { commit_threshold: usize::MAX, ..config() };
+    let local = FaultyStore::new(1, WriteFault::Error);
+    let downloader = Downloader::new(local.clone(), peers, inbox, config);
+    let sync = downloader.sync_state(state.root);
+    while sync.progress().processed < 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(handles[0].requests_received() >= 3);
+    sync.cancel();
+    let result = tokio::time::timeout(HANG, sync.wait()).await.expect("no hang");
+    match result {
+        Err(error @ DownloadError::Store(_)) => assert!(error.is_fatal()),
+        other => panic!("the lost final commit must be reported, got {other:?}"),
+    }
+    assert_eq!(local.writes(), 1);
+}
