@@ -27,10 +27,12 @@ async fn sync_over_tcp_between_redb_stores() {
 
     let (events, inbox) = peer_events(64);
     let peers = PeerSet::default();
-    // One connection: a TCP peer's id is the server's address, so a second connection to the same
-    // server would share it.
-    let peer = TcpPeer::connect(addr, TcpConfig::default(), events).await.expect("connect");
-    peers.register(peer).expect("register");
+    // Two connections to the one server: each is a peer of its own (ids are per connection).
+    for _ in 0..2 {
+        let peer = TcpPeer::connect(addr, TcpConfig::default(), events.clone()).await.expect("connect");
+        peers.register(peer).expect("register");
+    }
+    assert_eq!(peers.len(), 2);
     let downloader = Downloader::new(local.clone(), peers, inbox, DownloaderConfig::default());
     let report = tokio::time::timeout(Duration::from_secs(60), downloader.sync_state(state.root).wait())
         .await
