@@ -49,8 +49,8 @@ pub use gen::{generate, GenReport, StateSource};
 pub use genesis::{GenesisError, GenesisState};
 pub use serve::{shutdown_signal, BoundServer, ServeOptions};
 pub use store::{
-    parse_root, record_root, recorded_root, Backend, OpenMode, StoreLocation, FJALL_DIR, HEAD_ROOT_KEY,
-    REDB_FILE,
+    parse_root, record_root, recorded_root, Backend, OpenMode, StoreLocation, BULK_DURABILITY_EVERY,
+    FJALL_DIR, HEAD_ROOT_KEY, REDB_FILE,
 };
 pub use sync::{sync, DroppedPeer, SyncOptions, SyncStatus, SyncSummary};
 pub use trie_sync::H256;

@@ -119,6 +119,16 @@ struct SyncArgs {
     /// Network id for the Status handshake; peers on another network are disconnected.
     #[arg(long, value_name = "ID", default_value_t = 1)]
     network_id: u64,
+    /// Verified bytes held in memory before they are committed to the database. Larger batches write
+    /// faster; a crash loses at most this much work (it is fetched again on restart).
+    #[arg(long, value_name = "BYTES", default_value_t = statesync::downloader::DEFAULT_COMMIT_THRESHOLD,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    commit_bytes: usize,
+    /// Make every N-th commit durable (fsynced); 1 makes each one durable. A crash, even a kill,
+    /// loses the commits since the last durable one; they are fetched again on restart.
+    #[arg(long, value_name = "N", default_value_t = statesync::BULK_DURABILITY_EVERY,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    durable_every: u32,
 }
 
 #[derive(Debug, Args)]
@@ -340,12 +350,15 @@ fn sync_into(
     peers: Vec<SocketAddr>,
     json: bool,
 ) -> Result<ExitCode> {
-    let store = location.open("sync", OpenMode::Create, false)?;
+    let store = location.open_durable_every("sync", OpenMode::Create, false, args.durable_every)?;
     let options = statesync::SyncOptions {
         root,
         peers,
         network_id: args.network_id,
-        downloader: statesync::downloader::DownloaderConfig::default(),
+        downloader: statesync::downloader::DownloaderConfig {
+            commit_threshold: args.commit_bytes,
+            ..statesync::downloader::DownloaderConfig::default()
+        },
     };
     let summary = runtime()?.block_on(async {
         let mut display = progress::SyncDisplay::new(json);

@@ -22,7 +22,7 @@ pub const HEAD_ROOT_KEY: &[u8] = b"statesync/head_root";
 
 /// Batches between durable commits while writing a state: a crash loses at most the last few, which
 /// a resumed sync re-fetches, and each saves an fsync.
-const BULK_DURABILITY_EVERY: u32 = 16;
+pub const BULK_DURABILITY_EVERY: u32 = 16;
 
 /// A storage engine a command can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -89,6 +89,19 @@ impl StoreLocation {
         mode: OpenMode,
         persistent: bool,
     ) -> Result<Arc<dyn KeyValueStore>> {
+        self.open_durable_every(command, mode, persistent, BULK_DURABILITY_EVERY)
+    }
+
+    /// [`open`](Self::open), choosing how often the batches of [`OpenMode::Create`] are made durable:
+    /// every `every`-th (0 or 1: each one). A crash (a kill as much as a power loss) loses at most the
+    /// batches since the last durable one; the other modes make every batch durable.
+    pub fn open_durable_every(
+        &self,
+        command: &'static str,
+        mode: OpenMode,
+        persistent: bool,
+        every: u32,
+    ) -> Result<Arc<dyn KeyValueStore>> {
         if self.backend == Backend::Memory {
             if persistent {
                 return Err(Error::MemoryBackend { command });
@@ -115,7 +128,7 @@ impl StoreLocation {
             OpenMode::Create => create_dir(dir)?,
         }
         let durability = match mode {
-            OpenMode::Create => Durability::periodic(BULK_DURABILITY_EVERY),
+            OpenMode::Create => Durability::periodic(every),
             OpenMode::Existing | OpenMode::ReadOnly => Durability::Immediate,
         };
         let opened: kvdb::Result<Arc<dyn KeyValueStore>> = match (self.backend, mode) {

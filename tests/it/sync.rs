@@ -2,9 +2,13 @@
 //! does nothing; a faulty peer is survived; each bad input to `sync` is exit 2 with one line. The
 //! `serve` processes of a test share one database (each opens it read-only).
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
-use crate::cli::{path, run, vectors_or_skip, Server, MAINNET_ROOT};
+use crate::cli::{path, run, vectors_or_skip, Server, BIN, MAINNET_ROOT};
 
 /// Syncs `root` from `servers` into `db`, verifies it, syncs again (a no-op), and returns the first
 /// sync's JSON report.
@@ -110,6 +114,59 @@ fn sync_bad_inputs_are_exit_2_with_one_line_and_leave_the_database_intact() {
     assert!(!synced.exists(), "a refused sync left a database behind");
     run(&["sync", "--db", db, "--root", &root, "--peer", &server.addr]).success();
     run(&["verify", "--db", db, "--root", &root]).success();
+}
+
+/// The design's third invariant through the real binary: a sync killed (SIGKILL) right after a
+/// durable commit, restarted on the same database, completes and fetches only what was not committed.
+#[test]
+fn a_killed_sync_resumes_and_fetches_only_what_was_not_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let gen = run(&["--json", "gen", "--db", path(&source), "--accounts", "1000", "--seed", "4"]).success();
+    let generated: serde_json::Value = serde_json::from_str(gen.stdout.trim()).unwrap();
+    let root = generated["root"].as_str().unwrap().to_string();
+    let total = generated["nodes"].as_u64().unwrap() + generated["codes"].as_u64().unwrap();
+    let synced = dir.path().join("synced");
+
+    // A slow peer (50 ms a blob) keeps the first sync running long after its first commits; each
+    // delivery is committed, and each commit made durable, so what the kill interrupts is known.
+    let slow = Server::start(&source, &["--fault", "slow"]);
+    let mut first = Command::new(BIN)
+        .args(["--log-level", "warn,state_sync=debug", "sync", "--db", path(&synced), "--root", &root])
+        .args(["--peer", &slow.addr, "--commit-bytes", "1", "--durable-every", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning statesync sync");
+    let stderr = first.stderr.take().expect("piped stderr");
+    let (lines, committed_lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("committed entries=") && !line.contains("committed entries=0 ") {
+                let _ = lines.send(line);
+            }
+        }
+    });
+    let commit = committed_lines.recv_timeout(Duration::from_secs(120));
+    first.kill().expect("SIGKILL");
+    let status = first.wait().expect("waiting for the killed sync");
+    let commit = commit.expect("a commit within 120 s");
+    assert!(!status.success(), "the first sync was killed before it completed ({commit})");
+    drop(slow);
+
+    let honest = Server::start(&source, &[]);
+    let second = run(&["--json", "sync", "--db", path(&synced), "--root", &root, "--peer", &honest.addr]);
+    let report: serde_json::Value = serde_json::from_str(second.success().stdout.trim()).unwrap();
+    let resumed = report["resumed_from"].as_u64().unwrap();
+    let fetched = report["nodes"].as_u64().unwrap() + report["codes"].as_u64().unwrap();
+    assert!(resumed > 0, "the durable commits survived the kill ({commit}): {report}");
+    assert_eq!(fetched + resumed, total, "nothing committed is fetched again: {report}");
+    let verify = run(&["--json", "verify", "--db", path(&synced), "--root", &root]).success();
+    let verified: serde_json::Value = serde_json::from_str(verify.stdout.trim()).unwrap();
+    assert_eq!(verified["complete"], true);
+    assert_eq!(verified["nodes"], generated["nodes"]);
+    assert_eq!(verified["codes"], generated["codes"]);
 }
 
 #[test]

@@ -68,4 +68,4 @@ pub use downloader::Downloader;
 pub use error::{DownloadError, Result};
 pub use handle::{SyncHandle, SyncProgress, SyncReport};
 pub use peers::PeerId;
-pub use state_sync::{Checkpoint, DropReason};
+pub use state_sync::{Checkpoint, DropReason, DEFAULT_COMMIT_THRESHOLD};
