@@ -517,3 +517,113 @@ async fn cancelled(cancel: &mut tokio::sync::watch::Receiver<bool>) {
 fn release(peers: &PeerSet, peer: &PeerId, items: usize) {
     peers.set_node_data_idle(peer, items.max(1), peers.target_rtt());
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kvdb::MemoryStore;
+    use peers::{peer_events, DisconnectCause, DisconnectReason, Peer, PeerEventSender, H256};
+
+    use super::*;
+
+    /// A peer that accepts every request and never answers (the tests answer for it).
+    struct SilentPeer(PeerId);
+
+    #[async_trait::async_trait]
+    impl Peer for SilentPeer {
+        fn id(&self) -> &PeerId {
+            &self.0
+        }
+        async fn request_node_data(&self, _: u64, _: Vec<H256>) -> Result<(), PeerError> {
+            Ok(())
+        }
+        async fn disconnect(&self, _: DisconnectReason) {}
+    }
+
+    fn fetcher() -> (Fetcher, Arc<dyn Peer>, PeerEventSender) {
+        let peers = PeerSet::default();
+        let peer: Arc<dyn Peer> = Arc::new(SilentPeer(PeerId::new("a")));
+        peers.register(peer.clone()).expect("register");
+        let (events_tx, events) = peer_events(8);
+        let store: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+        let fetcher = Fetcher::new(Arc::default(), store, peers, events, DownloaderConfig::default());
+        (fetcher, peer, events_tx)
+    }
+
+    fn request(peer: &Arc<dyn Peer>, first: u8) -> Request {
+        Request::new(peer.clone(), vec![H256::repeat_byte(first), H256::repeat_byte(first + 1)])
+    }
+
+    fn finished_outcome(finished: &mut VecDeque<Finished>) -> (Vec<NodeHash>, Outcome) {
+        let done = finished.pop_front().expect("a finished request");
+        (done.request.hashes().to_vec(), done.outcome)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_request_to_a_busy_peer_finalizes_the_old_one_as_dropped() {
+        let (mut fetcher, peer, _events) = fetcher();
+        let mut finished = VecDeque::new();
+        fetcher.track(request(&peer, 1), &mut finished);
+        assert!(finished.is_empty());
+        fetcher.track(request(&peer, 10), &mut finished);
+        let (hashes, outcome) = finished_outcome(&mut finished);
+        assert_eq!(hashes[0], H256::repeat_byte(1), "the old request comes back");
+        assert!(matches!(outcome, Outcome::Dropped { cause: DroppedBecause::Replaced }), "{outcome:?}");
+        let active = fetcher.active.get(peer.id()).expect("the new one is in flight");
+        assert_eq!(active.request.hashes()[0], H256::repeat_byte(10));
+        assert_eq!(fetcher.finalized, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_under_other_ids_are_discarded_and_the_request_stays_in_flight() {
+        let (mut fetcher, peer, _events) = fetcher();
+        let mut finished = VecDeque::new();
+        fetcher.track(request(&peer, 1), &mut finished);
+        let id = fetcher.active[peer.id()].id;
+        for (who, request_id) in [(peer.id().clone(), id + 1), (PeerId::new("stranger"), id)] {
+            let event = PeerEvent::NodeData { peer: who, request_id, blobs: vec![vec![0x80]] };
+            fetcher.on_event(Some(event), &mut finished, None);
+        }
+        assert!(finished.is_empty(), "nothing matched");
+        assert!(fetcher.active.contains_key(peer.id()));
+        let event = PeerEvent::NodeData { peer: peer.id().clone(), request_id: id, blobs: vec![vec![0x80]] };
+        fetcher.on_event(Some(event), &mut finished, None);
+        let (_, outcome) = finished_outcome(&mut finished);
+        assert!(matches!(outcome, Outcome::Delivered { ref blobs, .. } if blobs.len() == 1), "{outcome:?}");
+        assert!(fetcher.active.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_disconnection_finalizes_the_request_at_once_and_unregisters_the_peer() {
+        let (mut fetcher, peer, _events) = fetcher();
+        let mut finished = VecDeque::new();
+        fetcher.track(request(&peer, 1), &mut finished);
+        let cause = DisconnectCause::Remote { reason: DisconnectReason::Quitting };
+        let event = PeerEvent::Disconnected { peer: peer.id().clone(), cause };
+        fetcher.on_event(Some(event), &mut finished, None);
+        let (_, outcome) = finished_outcome(&mut finished);
+        assert!(
+            matches!(outcome, Outcome::Dropped { cause: DroppedBecause::PeerDisconnected }),
+            "{outcome:?}"
+        );
+        assert!(fetcher.active.is_empty());
+        assert!(fetcher.peers.get(peer.id()).is_none(), "unregistered");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_past_its_deadline_times_out_and_not_before() {
+        let (mut fetcher, peer, _events) = fetcher();
+        let mut finished = VecDeque::new();
+        fetcher.track(request(&peer, 1), &mut finished);
+        let deadline = fetcher.next_deadline().expect("a deadline");
+        tokio::time::sleep_until(deadline - Duration::from_millis(1)).await;
+        fetcher.expire(&mut finished);
+        assert!(finished.is_empty(), "too early");
+        tokio::time::sleep_until(deadline).await;
+        fetcher.expire(&mut finished);
+        let (_, outcome) = finished_outcome(&mut finished);
+        assert!(matches!(outcome, Outcome::TimedOut { .. }), "{outcome:?}");
+        assert_eq!(fetcher.next_deadline(), None, "no timer left");
+    }
+}

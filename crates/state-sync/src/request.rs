@@ -28,7 +28,8 @@ impl fmt::Debug for Request {
 }
 
 impl Request {
-    pub(crate) fn new(peer: Arc<dyn Peer>, hashes: Vec<NodeHash>) -> Self {
+    /// A request for `hashes` to `peer`. Syncs make them; public so a tracker's tests can too.
+    pub fn new(peer: Arc<dyn Peer>, hashes: Vec<NodeHash>) -> Self {
         Self { peer, hashes }
     }
 
