@@ -103,6 +103,18 @@ pub struct RedbStore {
     quick_repair: bool,
 }
 
+/// A redb builder with `options`' cache size, for a `path` that is not a directory.
+fn builder(path: &Path, options: &RedbOptions) -> Result<redb::Builder> {
+    if path.is_dir() {
+        return Err(Error::NotADatabase { path: path.to_path_buf(), backend: BACKEND });
+    }
+    let mut builder = redb::Database::builder();
+    if let Some(bytes) = options.cache_size_bytes {
+        builder.set_cache_size(bytes);
+    }
+    Ok(builder)
+}
+
 impl RedbStore {
     /// Opens the database file at `path`, creating it (and its tables) if it does not exist or is
     /// empty.
@@ -112,13 +124,7 @@ impl RedbStore {
     /// for writing; [`Error::Corrupted`] if redb finds damage it cannot repair.
     pub fn open(path: impl AsRef<Path>, options: RedbOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        if path.is_dir() {
-            return Err(Error::NotADatabase { path, backend: BACKEND });
-        }
-        let mut builder = redb::Database::builder();
-        if let Some(bytes) = options.cache_size_bytes {
-            builder.set_cache_size(bytes);
-        }
+        let mut builder = builder(&path, &options)?;
         builder.set_check_integrity_on_open(options.check_integrity_on_open);
         let db = builder.create(&path).map_err(|err| map_error(&path, Operation::Open, err))?;
         let store = Self {
@@ -147,14 +153,7 @@ impl RedbStore {
     /// crashed), since the repair would write.
     pub fn open_read_only(path: impl AsRef<Path>, options: RedbOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        if path.is_dir() {
-            return Err(Error::NotADatabase { path, backend: BACKEND });
-        }
-        let mut builder = redb::Database::builder();
-        if let Some(bytes) = options.cache_size_bytes {
-            builder.set_cache_size(bytes);
-        }
-        let db = builder.open_read_only(&path).map_err(|err| match err {
+        let db = builder(&path, &options)?.open_read_only(&path).map_err(|err| match err {
             redb::DatabaseError::RepairAborted => Error::NeedsRepair { path: path.clone() },
             err => map_error(&path, Operation::Open, err),
         })?;
