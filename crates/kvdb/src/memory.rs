@@ -4,16 +4,49 @@ use std::sync::RwLock;
 
 use crate::{BatchOp, Error, KeyValueStore, Namespace, Result, WriteBatch};
 
-/// A hash map (foldhash: fast, seeded per map), not a B-tree: sync does point lookups of random 32-byte keys, where a B-tree pays a
-/// pointer chase per key comparison; only [`KeyValueStore::for_each`] needs order, and sorts.
+/// A hash map (foldhash: fast, seeded per map), not a B-tree: sync does point lookups of random 32-byte
+/// keys, where a B-tree pays a pointer chase per key comparison; only [`KeyValueStore::for_each`] needs
+/// order, and sorts.
 type Table = foldhash::HashMap<Vec<u8>, Vec<u8>>;
+
+/// Tables per namespace. A namespace is split by the first byte of the key (the keys of trie nodes and
+/// code are hashes, so this spreads them evenly): growing to a million entries then rehashes many
+/// small tables, each small enough to stay in cache while it is rebuilt, instead of one table of
+/// tens of MiB whose every move is a cache miss. In trie-sync's scheduler bench (1M entries) this
+/// took the sync from 503K to 573K entries/s; 64 shards gave 564K, 4096 gave 519K.
+const SHARDS: usize = 256;
+
+/// One namespace's tables.
+#[derive(Debug)]
+struct Shards(Box<[Table]>);
+
+impl Default for Shards {
+    fn default() -> Self {
+        Self((0..SHARDS).map(|_| Table::default()).collect())
+    }
+}
+
+impl Shards {
+    fn of(&self, key: &[u8]) -> &Table {
+        &self.0[shard(key)]
+    }
+
+    fn of_mut(&mut self, key: &[u8]) -> &mut Table {
+        &mut self.0[shard(key)]
+    }
+}
+
+/// The shard of `key`: its first byte (0 for the empty key).
+fn shard(key: &[u8]) -> usize {
+    key.first().map_or(0, |&byte| usize::from(byte))
+}
 
 /// A store that lives in memory only: for tests, benches and throwaway syncs.
 ///
 /// A batch is applied under one write lock, so readers see all of it or none of it.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    tables: RwLock<[Table; Namespace::ALL.len()]>,
+    tables: RwLock<[Shards; Namespace::ALL.len()]>,
 }
 
 impl MemoryStore {
@@ -22,18 +55,18 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, [Table; Namespace::ALL.len()]>> {
+    fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, [Shards; Namespace::ALL.len()]>> {
         self.tables.read().map_err(|_| Error::Poisoned)
     }
 }
 
 impl KeyValueStore for MemoryStore {
     fn get(&self, namespace: Namespace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.read()?[namespace.index()].get(key).cloned())
+        Ok(self.read()?[namespace.index()].of(key).get(key).cloned())
     }
 
     fn contains(&self, namespace: Namespace, key: &[u8]) -> Result<bool> {
-        Ok(self.read()?[namespace.index()].contains_key(key))
+        Ok(self.read()?[namespace.index()].of(key).contains_key(key))
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
@@ -42,10 +75,10 @@ impl KeyValueStore for MemoryStore {
         for op in batch.into_ops() {
             match op {
                 BatchOp::Put { namespace, key, value } => {
-                    tables[namespace.index()].insert(key, value);
+                    tables[namespace.index()].of_mut(&key).insert(key, value);
                 }
                 BatchOp::Delete { namespace, key } => {
-                    tables[namespace.index()].remove(&key);
+                    tables[namespace.index()].of_mut(&key).remove(&key);
                 }
             }
         }
@@ -54,7 +87,7 @@ impl KeyValueStore for MemoryStore {
 
     fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
         let tables = self.read()?;
-        let mut entries: Vec<(&Vec<u8>, &Vec<u8>)> = tables[namespace.index()].iter().collect();
+        let mut entries: Vec<(&Vec<u8>, &Vec<u8>)> = tables[namespace.index()].0.iter().flatten().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (key, value) in entries {
             visit(key, value);
@@ -63,6 +96,45 @@ impl KeyValueStore for MemoryStore {
     }
 
     fn count(&self, namespace: Namespace) -> Result<u64> {
-        Ok(self.read()?[namespace.index()].len() as u64)
+        Ok(self.read()?[namespace.index()].0.iter().map(|table| table.len() as u64).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys of every shard and of several lengths, one of them a prefix of another: each is found in
+    /// its shard, deleted from it, counted once, and visited in key order across shards.
+    #[test]
+    fn keys_across_shards_and_lengths() -> Result<()> {
+        let store = MemoryStore::new();
+        let mut keys: Vec<Vec<u8>> = (0..=255u8).rev().map(|byte| vec![byte, 7]).collect();
+        keys.extend([vec![7], vec![7, 7, 7], vec![255; 64]]);
+        let mut batch = WriteBatch::new();
+        for key in &keys {
+            batch.put(Namespace::Code, key.clone(), key.clone());
+        }
+        store.write(batch)?;
+        assert_eq!(store.count(Namespace::Code)?, keys.len() as u64);
+        for key in &keys {
+            assert_eq!(store.get(Namespace::Code, key)?.as_ref(), Some(key));
+        }
+        assert!(store.contains(Namespace::Code, &[7, 7])?, "the key [7, 7] is in the shard of 7");
+        assert!(!store.contains(Namespace::TrieNodes, &[7])?);
+        let mut visited = Vec::new();
+        store.for_each(Namespace::Code, &mut |key, _| visited.push(key.to_vec()))?;
+        keys.sort();
+        assert_eq!(visited, keys);
+
+        let mut batch = WriteBatch::new();
+        batch.delete(Namespace::Code, vec![7]);
+        batch.delete(Namespace::Code, vec![0, 7]);
+        store.write(batch)?;
+        assert!(!store.contains(Namespace::Code, &[7])?);
+        assert!(!store.contains(Namespace::Code, &[0, 7])?);
+        assert!(store.contains(Namespace::Code, &[7, 7, 7])?);
+        assert_eq!(store.count(Namespace::Code)?, keys.len() as u64 - 2);
+        Ok(())
     }
 }
