@@ -60,6 +60,11 @@ impl WriteBatch {
         Self { ops: Vec::with_capacity(ops), size_bytes: 0 }
     }
 
+    /// Makes room for at least `additional` more operations.
+    pub fn reserve(&mut self, additional: usize) {
+        self.ops.reserve(additional);
+    }
+
     /// Sets `key` to `value` in `namespace`.
     pub fn put(&mut self, namespace: Namespace, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
         let (key, value) = (key.into(), value.into());

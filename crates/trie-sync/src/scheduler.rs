@@ -78,23 +78,26 @@ struct Request {
     notify_leaves: bool,
     /// Whether `missing` returned it, so its depth counts toward the per-depth fetch cap.
     handed_out: bool,
+    /// Which request this is, over the scheduler's life: its queue entry names it, so an entry left
+    /// behind by a request whose slot was freed (and perhaps reused) is recognised as stale.
+    seq: u64,
 }
 
-/// An entry of the priority queue of hashes not yet handed out.
+/// An entry of the priority queue of requests not yet handed out: small (32 bytes), so the heap moves
+/// little; the request it names is found by slot, without a hash lookup.
 #[derive(Debug, PartialEq, Eq)]
 struct Queued {
     priority: u128,
-    hash: NodeHash,
-    kind: Kind,
+    slot: Slot,
+    /// The request's [`Request::seq`]: the entry is stale if the slot now holds another.
+    seq: u64,
 }
 
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Max-heap: highest priority first; ties broken by hash so the order is deterministic.
-        self.priority
-            .cmp(&other.priority)
-            .then_with(|| other.hash.cmp(&self.hash))
-            .then_with(|| other.kind.cmp(&self.kind))
+        // Max-heap: highest priority first; ties go to the older request, so the order is
+        // deterministic.
+        self.priority.cmp(&other.priority).then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -184,8 +187,11 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     nodes: HashMap<NodeHash, Slot>,
     /// Pending raw (code) requests by hash.
     codes: HashMap<NodeHash, Slot>,
-    /// Hashes not yet handed out; may hold stale entries (processed early), skipped on pop.
+    /// Requests not yet handed out; may hold stale entries (processed early, or completed), skipped
+    /// on pop.
     queue: BinaryHeap<Queued>,
+    /// The next [`Request::seq`].
+    next_seq: u64,
     /// Handed-out requests not yet complete, per depth, for the per-depth cap.
     fetches: Vec<usize>,
     membatch: MemBatch,
@@ -230,6 +236,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             nodes: HashMap::default(),
             codes: HashMap::default(),
             queue: BinaryHeap::new(),
+            next_seq: 0,
             fetches: Vec::new(),
             membatch: MemBatch::default(),
             waiting_bytes: 0,
@@ -305,15 +312,12 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     pub fn missing(&mut self, max: usize) -> Vec<NodeHash> {
         let mut hashes = Vec::with_capacity(max.min(self.queue.len()));
         while hashes.len() < max {
-            let Some(top) = self.queue.peek() else { break };
-            let slot = match self.slot_of(top.kind, &top.hash) {
-                Some(slot) => slot,
-                None => {
-                    self.queue.pop();
-                    continue;
-                }
+            let Some(&Queued { slot, seq, .. }) = self.queue.peek() else { break };
+            let live = self.requests.get(slot as usize).and_then(Option::as_ref);
+            let Some(request) = live.filter(|request| request.seq == seq) else {
+                self.queue.pop();
+                continue;
             };
-            let request = self.request(slot);
             if request.handed_out || request.data.is_some() {
                 self.queue.pop();
                 continue;
@@ -322,7 +326,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             if self.fetches.get(depth).copied().unwrap_or(0) >= self.config.max_fetches_per_depth {
                 break;
             }
-            let (hash, kind) = (top.hash, top.kind);
+            let (hash, kind) = (request.hash, request.kind);
             self.queue.pop();
             self.hand_out(slot);
             // One fetch serves a hash pending both as a node and as code: hand out the twin too. It
@@ -508,7 +512,9 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
                 slot
             }
         };
-        self.queue.push(Queued { priority: priority(&path), hash, kind });
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.queue.push(Queued { priority: priority(&path), slot, seq });
         self.requests[slot as usize] = Some(Request {
             hash,
             kind,
@@ -518,6 +524,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             deps: 0,
             notify_leaves,
             handed_out: false,
+            seq,
         });
     }
 
@@ -537,6 +544,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     /// since the blobs are no longer held here.
     pub fn commit(&mut self, batch: &mut WriteBatch) -> usize {
         let count = self.membatch.len();
+        batch.reserve(count);
         for (hash, data) in self.membatch.nodes.drain() {
             batch.put(Namespace::TrieNodes, hash.as_bytes().to_vec(), data);
         }
@@ -677,10 +685,11 @@ mod tests {
     #[test]
     fn queue_pops_highest_priority_first() {
         let mut queue = BinaryHeap::new();
-        for (priority, byte) in [(1, 1u8), (3, 3), (2, 2)] {
-            queue.push(Queued { priority, hash: NodeHash::repeat_byte(byte), kind: Kind::Node });
+        for (priority, seq) in [(1, 0), (3, 1), (2, 2), (3, 3)] {
+            queue.push(Queued { priority, slot: seq as Slot, seq });
         }
-        let order: Vec<u128> = std::iter::from_fn(|| queue.pop().map(|q| q.priority)).collect();
-        assert_eq!(order, vec![3, 2, 1]);
+        let order: Vec<(u128, u64)> =
+            std::iter::from_fn(|| queue.pop().map(|q| (q.priority, q.seq))).collect();
+        assert_eq!(order, vec![(3, 1), (3, 3), (2, 2), (1, 0)], "ties go to the older request");
     }
 }
