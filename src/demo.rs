@@ -112,7 +112,13 @@ pub async fn demo(
     let mut faulty_peer = None;
     for index in 0..options.peers {
         let fault = options.fault.filter(|_| index + 1 == options.peers && options.peers > 1);
-        let serve = ServeOptions { listen: ([127, 0, 0, 1], 0).into(), max_peers: 8, network_id: 1, fault };
+        let serve = ServeOptions {
+            listen: ([127, 0, 0, 1], 0).into(),
+            max_peers: 8,
+            network_id: 1,
+            fault,
+            idle_timeout: peers::TcpConfig::default().idle_timeout,
+        };
         let server = BoundServer::bind(source.clone(), &serve).await?;
         addrs.push(server.local_addr());
         if fault.is_some() {

@@ -103,6 +103,10 @@ struct ServeArgs {
     /// Misbehave on purpose, for tests and demos.
     #[arg(long, value_enum, hide = true)]
     fault: Option<StoreFault>,
+    /// Seconds a connected client may stay silent between requests before it is disconnected,
+    /// freeing its slot.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +241,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 max_peers: args.max_peers,
                 network_id: args.network_id,
                 fault: args.fault,
+                idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
             };
             serve(&location, &options, json)
         }

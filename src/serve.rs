@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kvdb::KeyValueStore;
 use peers::{NodeDataServer, PeerError, ServerConfig, ShutdownHandle, TcpConfig};
@@ -21,6 +22,9 @@ pub struct ServeOptions {
     pub network_id: u64,
     /// Misbehave on purpose (tests and the demo).
     pub fault: Option<StoreFault>,
+    /// How long a connected client may stay silent between requests before it is disconnected (its
+    /// slot freed).
+    pub idle_timeout: Duration,
 }
 
 /// A bound server, not yet running: its address is known, so a caller can announce it first.
@@ -39,7 +43,12 @@ impl BoundServer {
             None => store,
         };
         let config = ServerConfig {
-            tcp: TcpConfig { network_id: options.network_id, head_root, ..TcpConfig::default() },
+            tcp: TcpConfig {
+                network_id: options.network_id,
+                head_root,
+                idle_timeout: options.idle_timeout,
+                ..TcpConfig::default()
+            },
             max_peers: options.max_peers,
         };
         let server =

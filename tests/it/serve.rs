@@ -2,8 +2,9 @@
 //! shares its database with other `serve` processes and `verify`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use statesync::peers::{peer_events, Peer, PeerEvent, TcpConfig, TcpPeer};
+use statesync::peers::{peer_events, DisconnectCause, DisconnectReason, Peer, PeerEvent, TcpConfig, TcpPeer};
 use statesync::trie_sync::keccak256;
 
 use crate::cli::{path, run, Server};
@@ -60,4 +61,29 @@ fn two_serves_and_a_verify_share_one_database() {
     assert_eq!(first.terminate(), Some(0));
     run(&["verify", "--db", path(dir.path())]).success();
     assert_eq!(second.terminate(), Some(0));
+}
+
+#[test]
+fn serve_disconnects_a_client_silent_past_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    run(&["gen", "--db", path(dir.path()), "--accounts", "10"]).success();
+    let server = Server::start(dir.path(), &["--idle-timeout", "1"]);
+    let addr = server.addr.parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (events, mut inbox) = peer_events(8);
+        let started = std::time::Instant::now();
+        let _peer: Arc<TcpPeer> = TcpPeer::connect(addr, TcpConfig::default(), events).await.unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(30), inbox.recv()).await.expect("disconnected");
+        match event {
+            Some(PeerEvent::Disconnected { cause: DisconnectCause::Remote { reason }, .. }) => {
+                assert_eq!(reason, DisconnectReason::Timeout);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(900), "disconnected after {waited:?}, before the timeout");
+        assert!(waited < Duration::from_secs(20), "the 1 s idle timeout, not the 60 s default: {waited:?}");
+    });
+    run(&["serve", "--db", path(dir.path()), "--idle-timeout", "0"]).expect_code(2);
 }
