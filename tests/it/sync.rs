@@ -36,13 +36,20 @@ fn sync_verify_resync(db: &Path, root: &str, servers: &[&Server]) -> serde_json:
     report
 }
 
+/// Generates a synthetic state into `db`: gen's JSON report and the root.
+fn gen_synthetic(db: &Path, accounts: u32, seed: u32) -> (serde_json::Value, String) {
+    let (accounts, seed) = (accounts.to_string(), seed.to_string());
+    let gen = run(&["--json", "gen", "--db", path(db), "--accounts", &accounts, "--seed", &seed]).success();
+    let generated: serde_json::Value = serde_json::from_str(gen.stdout.trim()).expect("gen --json report");
+    let root = generated["root"].as_str().expect("a root").to_string();
+    (generated, root)
+}
+
 #[test]
 fn synthetic_state_syncs_from_two_servers_verifies_and_resync_is_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source");
-    let gen = run(&["--json", "gen", "--db", path(&source), "--accounts", "3000", "--seed", "9"]).success();
-    let generated: serde_json::Value = serde_json::from_str(gen.stdout.trim()).unwrap();
-    let root = generated["root"].as_str().unwrap().to_string();
+    let (generated, root) = gen_synthetic(&source, 3000, 9);
     let (a, b) = (Server::start(&source, &[]), Server::start(&source, &[]));
     let report = sync_verify_resync(&dir.path().join("synced"), &root, &[&a, &b]);
     assert_eq!(report["nodes"], generated["nodes"]);
@@ -122,9 +129,7 @@ fn sync_bad_inputs_are_exit_2_with_one_line_and_leave_the_database_intact() {
 fn a_killed_sync_resumes_and_fetches_only_what_was_not_committed() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source");
-    let gen = run(&["--json", "gen", "--db", path(&source), "--accounts", "1000", "--seed", "4"]).success();
-    let generated: serde_json::Value = serde_json::from_str(gen.stdout.trim()).unwrap();
-    let root = generated["root"].as_str().unwrap().to_string();
+    let (generated, root) = gen_synthetic(&source, 1000, 4);
     let total = generated["nodes"].as_u64().unwrap() + generated["codes"].as_u64().unwrap();
     let synced = dir.path().join("synced");
 
