@@ -1,7 +1,7 @@
 //! The state fetcher task: runs one sync at a time and tracks its requests (go-ethereum's
 //! `stateFetcher`, `runStateSync` and `spindownStateSync`).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +14,6 @@ use state_sync::{
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, trace, warn};
-use trie_sync::{keccak256, NodeHash};
 
 use crate::handle::Job;
 use crate::stall::{Observed, StallDetector};
@@ -358,13 +357,13 @@ impl Fetcher {
     async fn spindown(&mut self, mut requests: RequestReceiver, finished: VecDeque<Finished>) {
         requests.close();
         while let Some(request) = requests.try_recv() {
-            release(&self.peers, request.peer_id(), request.len());
+            request.release_peer(&self.peers);
         }
         let mut finished = finished;
         trace!(target: "downloader", active = self.active.len(), finished = finished.len(), "spinning down");
         loop {
             for done in finished.drain(..) {
-                self.set_idle(&done);
+                done.release_peer(&self.peers);
             }
             if self.active.is_empty() {
                 break;
@@ -375,22 +374,6 @@ impl Fetcher {
                 _ = sleep_until(deadline), if deadline.is_some() => self.expire(&mut finished),
                 Some(failure) = self.send_failures.recv() => self.on_send_failure(failure, &mut finished),
             }
-        }
-    }
-
-    /// Sets the peer of a request that will not be processed idle, with what it measured.
-    fn set_idle(&self, done: &Finished) {
-        let peer = done.request.peer_id();
-        match &done.outcome {
-            Outcome::Delivered { blobs, elapsed } => {
-                // Credit only what hashes to a hash asked for: junk must not raise its capacity.
-                let asked: HashSet<NodeHash> = done.request.hashes().iter().copied().collect();
-                let delivered = blobs.iter().filter(|blob| asked.contains(&keccak256(blob))).count();
-                self.peers.set_node_data_idle(peer, delivered, *elapsed)
-            }
-            Outcome::TimedOut { elapsed } => self.peers.set_node_data_idle(peer, 0, *elapsed),
-            // Gone, or busy with the request that replaced this one.
-            Outcome::Dropped { .. } => {}
         }
     }
 
@@ -512,12 +495,6 @@ async fn cancelled(cancel: &mut tokio::sync::watch::Receiver<bool>) {
     }
 }
 
-/// Sets a peer idle after a request that was never sent, with a neutral measurement (its items over
-/// the target round trip: the capacity it was given).
-fn release(peers: &PeerSet, peer: &PeerId, items: usize) {
-    peers.set_node_data_idle(peer, items.max(1), peers.target_rtt());
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -555,7 +532,7 @@ mod tests {
         Request::new(peer.clone(), vec![H256::repeat_byte(first), H256::repeat_byte(first + 1)])
     }
 
-    fn finished_outcome(finished: &mut VecDeque<Finished>) -> (Vec<NodeHash>, Outcome) {
+    fn finished_outcome(finished: &mut VecDeque<Finished>) -> (Vec<H256>, Outcome) {
         let done = finished.pop_front().expect("a finished request");
         (done.request.hashes().to_vec(), done.outcome)
     }

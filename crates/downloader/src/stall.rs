@@ -154,6 +154,10 @@ mod tests {
         );
         assert!(detector.check(root, stuck, start + Duration::from_secs(6)).is_none());
         assert!(
+            detector.check(root, stuck, start + Duration::from_secs(11)).is_none(),
+            "stuck since 6 s, not since 1 s"
+        );
+        assert!(
             detector.check(root, Observed { pending: 0, ..stuck }, start + Duration::from_secs(12)).is_none(),
             "nothing pending: nothing to wait for"
         );

@@ -8,9 +8,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use peers::{Peer, PeerId};
+use peers::{Peer, PeerId, PeerSet};
 use tokio::sync::mpsc;
-use trie_sync::NodeHash;
+use trie_sync::{keccak256, NodeHash};
 
 /// A batch of hashes to ask one peer for, made by the sync for its tracker.
 #[derive(Clone)]
@@ -31,6 +31,12 @@ impl Request {
     /// A request for `hashes` to `peer`. Syncs make them; public so a tracker's tests can too.
     pub fn new(peer: Arc<dyn Peer>, hashes: Vec<NodeHash>) -> Self {
         Self { peer, hashes }
+    }
+
+    /// Sets the peer idle after this request was never sent (or never reached it), with a neutral
+    /// measurement: the capacity it was given.
+    pub fn release_peer(&self, peers: &PeerSet) {
+        release(peers, self.peer_id(), self.len());
     }
 
     /// The peer to ask.
@@ -102,6 +108,34 @@ pub struct Finished {
     pub outcome: Outcome,
 }
 
+impl Finished {
+    /// Sets the peer of a finished request that will not be processed idle, with what it measured,
+    /// so it is not left busy: an answer is credited only with the blobs that hash to a hash asked
+    /// for (junk must not raise a peer's capacity), a timeout with nothing, and a request that could
+    /// not be sent gives the peer back with the capacity it was given. A request dropped because its
+    /// peer left, or because a newer request replaced it, leaves the peer alone: it is gone, or busy
+    /// with that newer request.
+    pub fn release_peer(&self, peers: &PeerSet) {
+        let peer = self.request.peer_id();
+        match &self.outcome {
+            Outcome::Delivered { blobs, elapsed } => {
+                let asked: foldhash::HashSet<&NodeHash> = self.request.hashes().iter().collect();
+                let delivered = blobs.iter().filter(|blob| asked.contains(&keccak256(blob))).count();
+                peers.set_node_data_idle(peer, delivered, *elapsed);
+            }
+            Outcome::TimedOut { elapsed } => peers.set_node_data_idle(peer, 0, *elapsed),
+            Outcome::Dropped { cause: DroppedBecause::SendFailed } => self.request.release_peer(peers),
+            Outcome::Dropped { cause: DroppedBecause::PeerDisconnected | DroppedBecause::Replaced } => {}
+        }
+    }
+}
+
+/// Sets a peer idle after a request that was never sent (or never reached it), with a neutral
+/// measurement: its items over the target round trip, the capacity it was given.
+pub(crate) fn release(peers: &PeerSet, peer: &PeerId, items: usize) {
+    peers.set_node_data_idle(peer, items.max(1), peers.target_rtt());
+}
+
 /// The tracker's end of a sync: requests to send come out of `requests`, finished ones go back
 /// through `deliveries`.
 #[derive(Debug)]
@@ -160,7 +194,8 @@ pub struct DeliverySender(mpsc::Sender<Finished>);
 
 impl DeliverySender {
     /// Waits for room, so a tracker can offer a delivery inside a `select!` without blocking on it.
-    /// `None` if the sync has ended.
+    /// `None` if the sync has ended: the tracker then sets the request's peer idle itself, with
+    /// [`Finished::release_peer`].
     pub async fn reserve(&self) -> Option<DeliveryPermit<'_>> {
         self.0.reserve().await.ok().map(DeliveryPermit)
     }
@@ -189,5 +224,16 @@ pub(crate) struct DeliveryReceiver(mpsc::Receiver<Finished>);
 impl DeliveryReceiver {
     pub(crate) async fn recv(&mut self) -> Option<Finished> {
         self.0.recv().await
+    }
+
+    /// Refuses further deliveries (the tracker keeps them and releases their peers itself); those
+    /// already sent can still be received.
+    pub(crate) fn close(&mut self) {
+        self.0.close();
+    }
+
+    /// The next delivery if one is waiting.
+    pub(crate) fn try_recv(&mut self) -> Option<Finished> {
+        self.0.try_recv().ok()
     }
 }

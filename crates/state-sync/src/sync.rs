@@ -11,7 +11,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, trace, warn};
 use trie_sync::{AccountLeafCallback, NodeHash, SchedulerConfig, SyncError, TrieSync, VerifiedBlob};
 
-use crate::request::{link, DeliveryReceiver, RequestSender};
+use crate::request::{link, release, DeliveryReceiver, RequestSender};
 use crate::stats::Counters;
 use crate::tasks::Tasks;
 use crate::{
@@ -195,6 +195,13 @@ impl StateSync {
     pub async fn run(mut self) -> Result<StateSyncReport> {
         info!(target: "state_sync", pending = self.scheduler.pending(), resumed = ?self.shared.resumed, "state sync starting");
         let ended = self.sync_loop().await;
+        // Requests the tracker finished but the loop never took (it ended first): their peers would
+        // stay busy forever. Later ones stay with the tracker, which releases them as it spins down.
+        self.deliveries.close();
+        while let Some(finished) = self.deliveries.try_recv() {
+            finished.release_peer(&self.peers);
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
         let committed = if self.store_failed { Ok(()) } else { self.commit(true).await };
         let result = match (ended, committed) {
             (ended, Ok(())) => ended,
@@ -365,6 +372,14 @@ impl StateSync {
                         }
                     }
                 }
+                // What was processed before a fatal blob counts (the final commit stores it).
+                let counters = &self.shared.counters;
+                Counters::add(&counters.processed, processed);
+                Counters::add(&counters.duplicate, duplicate);
+                Counters::add(&counters.unexpected, unexpected);
+                Counters::add(&counters.bytes, bytes as u64);
+                self.uncommitted_entries += processed;
+                self.uncommitted_bytes += bytes;
                 if let Some(error) = fatal {
                     // Not the peer's fault: it goes back to the set, idle, for whatever runs next.
                     self.peers.set_node_data_idle(&peer, delivered.len(), elapsed);
@@ -373,13 +388,6 @@ impl StateSync {
                 if count > 0 && delivered.is_empty() {
                     fault = Some(DropReason::UnrequestedData { blobs: count });
                 }
-                let counters = &self.shared.counters;
-                Counters::add(&counters.processed, processed);
-                Counters::add(&counters.duplicate, duplicate);
-                Counters::add(&counters.unexpected, unexpected);
-                Counters::add(&counters.bytes, bytes as u64);
-                self.uncommitted_entries += processed;
-                self.uncommitted_bytes += bytes;
                 trace!(
                     target: "state_sync", %peer, asked = asked.len(), delivered = delivered.len(),
                     processed, duplicate, unexpected, ?elapsed, "delivery"
@@ -528,10 +536,4 @@ async fn cancelled(cancel: &mut watch::Receiver<bool>) {
 /// Whether two handles are the same connection (a peer that reconnects gets a new one, same id).
 fn same_peer(a: &Arc<dyn Peer>, b: &Arc<dyn Peer>) -> bool {
     std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
-}
-
-/// Sets a peer idle after a request that was never sent, with a neutral measurement (its items over
-/// the target round trip: the capacity it was given).
-fn release(peers: &PeerSet, peer: &PeerId, items: usize) {
-    peers.set_node_data_idle(peer, items.max(1), peers.target_rtt());
 }

@@ -314,8 +314,11 @@ async fn junk_answered_during_spindown_is_not_credited() {
     assert!(matches!(sync.wait().await, Err(DownloadError::Cancelled { .. })));
     let id = PeerId::new("garbage");
     // The answer comes after the latency, while the fetcher spins down; then the peer is idle.
-    while !peers.stats(&id).expect("registered").idle {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let idle = async {
+        while !peers.stats(&id).expect("registered").idle {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(600), idle).await.expect("the peer is set idle after spindown");
     assert_eq!(peers.stats(&id).expect("registered").items_per_sec, 0.0, "junk credited");
 }

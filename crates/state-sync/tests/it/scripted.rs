@@ -39,6 +39,7 @@ struct Harness {
     root: NodeHash,
     local: Arc<dyn KeyValueStore>,
     peers: Vec<Arc<ScriptedPeer>>,
+    set: PeerSet,
     link: TrackerLink,
     handle: state_sync::StateSyncHandle,
     task: JoinHandle<Result<StateSyncReport, StateSyncError>>,
@@ -60,10 +61,10 @@ impl Harness {
             })
             .collect();
         let local: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
-        let (sync, link) = StateSync::new(state.root, local.clone(), set, config).expect("new");
+        let (sync, link) = StateSync::new(state.root, local.clone(), set.clone(), config).expect("new");
         let handle = sync.handle();
         let task = tokio::spawn(sync.run());
-        Self { entries, root: state.root, local, peers, link, handle, task }
+        Self { entries, root: state.root, local, peers, set, link, handle, task }
     }
 
     async fn next(&mut self) -> Request {
@@ -225,4 +226,22 @@ async fn cancel_forces_a_commit_of_everything_processed() {
     assert_eq!(checkpoint.entries(), stored);
     assert_eq!(checkpoint.processed, processed);
     assert!(!checkpoint.complete);
+}
+
+/// A delivery the tracker handed over but the loop never took (it saw the cancel first) still sets
+/// its peer idle, credited with what it delivered: an ended sync leaves no peer busy.
+#[tokio::test(start_paused = true)]
+async fn a_delivery_left_in_the_channel_when_the_sync_ends_releases_its_peer() {
+    let mut harness = Harness::start(&["a"], StateSyncConfig::default());
+    let request = harness.next().await;
+    let id = PeerId::new("a");
+    assert!(!harness.set.stats(&id).expect("registered").idle, "busy with the request");
+    // Handed over, then cancelled, before the sync task runs again: its loop takes the cancel first.
+    harness.finish(request.clone(), harness.honest(&request)).await;
+    harness.handle.cancel();
+    let result = harness.task.await.expect("no panic");
+    assert!(matches!(result, Err(StateSyncError::Cancelled)), "{result:?}");
+    let stats = harness.set.stats(&id).expect("registered");
+    assert!(stats.idle, "released");
+    assert!(stats.items_per_sec > 0.0, "credited with what it delivered");
 }
