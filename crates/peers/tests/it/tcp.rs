@@ -106,20 +106,14 @@ async fn server_shutdown_reaches_the_client_as_disconnected() {
 }
 
 /// A server that handshakes, then sends `after` raw bytes and keeps the connection open.
-async fn hostile_server(after: Vec<u8>) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        let mut client = RawClient { stream };
-        client.send(&status(1, 1)).await;
-        let _ = client.recv().await;
+async fn hostile_server(after: Vec<u8>) -> SocketAddr {
+    scripted_server(|mut client| async move {
         client.send_raw(&after).await;
         // Hold the connection open until the client closes it.
         let _ = client.recv().await;
         let _ = client.recv().await;
-    });
-    addr
+    })
+    .await
 }
 
 async fn breach_from_server(after: Vec<u8>) -> DisconnectCause {
@@ -160,16 +154,11 @@ async fn a_server_sending_garbage_or_a_second_status_is_dropped() {
 
 #[tokio::test]
 async fn a_server_closing_mid_frame_is_a_lost_connection() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        let mut client = RawClient { stream };
-        client.send(&status(1, 1)).await;
-        let _ = client.recv().await;
+    let addr = scripted_server(|mut client| async move {
         client.send_raw(&[0, 0, 0, 50, 0x0e]).await;
         client.stream.shutdown().await.unwrap();
-    });
+    })
+    .await;
     let (events, mut inbox) = peer_events(8);
     let _peer = TcpPeer::connect(addr, TcpConfig::default(), events).await.unwrap();
     match next(&mut inbox).await {
