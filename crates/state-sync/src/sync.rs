@@ -414,9 +414,8 @@ impl StateSync {
                 // A request that could not be sent leaves the peer busy with nothing in flight: no
                 // answer, no timeout would ever free it. Drop this connection, if it is still the
                 // one registered (a lost connection is unregistered by the tracker).
-                let registered = self.peers.get(&peer);
                 if cause == DroppedBecause::SendFailed
-                    && registered.is_some_and(|registered| same_peer(&registered, request.peer()))
+                    && self.peers.get(&peer).is_some_and(|registered| same_peer(&registered, request.peer()))
                 {
                     fault = Some(DropReason::SendFailed);
                 }
