@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use peers::{peer_events, PeerEvent, PeerEventReceiver, PeerId, PeerSet, TcpConfig, TcpPeer};
+use peers::{
+    peer_events, Exchange, PeerEventReceiver, PeerId, PeerRequest, PeerSet, Reply, TcpConfig, TcpPeer,
+};
 use tokio::task::JoinSet;
 use trie_sync::keccak256;
 
@@ -15,10 +17,6 @@ const EVENTS_PER_PEER: usize = 64;
 
 /// How long the peers have to answer whether they hold the root.
 const ROOT_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Request ids of the root probe, counted down from the top of the id space so they never meet the
-/// ids of the sync's own requests (counted up).
-const PROBE_REQUEST_ID_BASE: u64 = u64::MAX;
 
 /// Resolves each `--peer` argument (`host:port`) to one socket address.
 pub fn resolve_peers(inputs: &[String]) -> Result<Vec<SocketAddr>> {
@@ -87,46 +85,32 @@ pub struct RootProbe {
 /// Asks every connected peer for the root node and waits for the first that delivers it (at most
 /// [`ROOT_PROBE_TIMEOUT`]); fails with [`Error::RootUnavailable`] if none does.
 ///
-/// Peers that disconnect meanwhile are unregistered; every other event is consumed (they can only be
-/// answers to the probe, since nothing else has asked anything yet).
+/// Goes through the peer layer's [`Exchange`]: leases and request ids from the set, answers matched
+/// there; peers that disconnect meanwhile are unregistered.
 pub async fn probe_root(peers: &mut ConnectedPeers, root: H256) -> Result<RootProbe> {
     let ids = peers.set.ids();
-    let mut asked: Vec<(PeerId, u64)> = Vec::new();
-    for (index, id) in ids.iter().enumerate() {
-        let Some(peer) = peers.set.get(id) else { continue };
-        let request_id = PROBE_REQUEST_ID_BASE - index as u64;
-        if peer.request_node_data(request_id, vec![root]).await.is_ok() {
-            asked.push((id.clone(), request_id));
-        } else {
-            peers.set.unregister(id);
+    let total = ids.len();
+    let mut exchange = Exchange::new(&peers.set, &mut peers.events);
+    for id in &ids {
+        if let Err(error) = exchange.send(id, PeerRequest::node_data(vec![root])).await {
+            tracing::info!(target: "statesync::sync", peer = %id, %error, "cannot ask for the root");
         }
     }
-    let total = ids.len();
-    let mut found = None;
     let deadline = tokio::time::Instant::now() + ROOT_PROBE_TIMEOUT;
-    while !asked.is_empty() && found.is_none() {
-        let event = match tokio::time::timeout_at(deadline, peers.events.recv()).await {
-            Ok(Some(event)) => event,
-            Ok(None) | Err(_) => break,
-        };
-        match event {
-            PeerEvent::NodeData { peer, request_id, blobs } => {
-                if asked.iter().any(|(id, rid)| *id == peer && *rid == request_id) {
-                    asked.retain(|(id, _)| *id != peer);
-                    found = blobs
-                        .into_iter()
-                        .find(|blob| keccak256(blob) == root)
-                        .map(|root_node| RootProbe { root_node, holder: peer });
+    while let Some(reply) = exchange.next(deadline).await {
+        match reply {
+            Reply::Answered { peer, response, .. } => {
+                let blobs = response.into_node_data().unwrap_or_default();
+                if let Some(root_node) = blobs.into_iter().find(|blob| keccak256(blob) == root) {
+                    return Ok(RootProbe { root_node, holder: peer });
                 }
             }
-            PeerEvent::Disconnected { peer, cause } => {
+            Reply::Disconnected { peer, cause } => {
                 tracing::warn!(target: "statesync::sync", %peer, %cause, "peer disconnected");
-                asked.retain(|(id, _)| *id != peer);
-                peers.set.unregister(&peer);
             }
         }
     }
-    found.ok_or(Error::RootUnavailable { root, peers: total })
+    Err(Error::RootUnavailable { root, peers: total })
 }
 
 /// Asks `peer` for `hashes` once and returns what it delivered that hashes right (best effort: an
@@ -138,34 +122,27 @@ pub async fn fetch_nodes(
     hashes: Vec<H256>,
 ) -> HashMap<H256, Vec<u8>> {
     let mut delivered = HashMap::new();
-    let Some(handle) = peers.set.get(peer) else { return delivered };
-    let request_id = PROBE_REQUEST_ID_BASE / 2;
-    if hashes.is_empty() || handle.request_node_data(request_id, hashes.clone()).await.is_err() {
+    if hashes.is_empty() {
+        return delivered;
+    }
+    let mut exchange = Exchange::new(&peers.set, &mut peers.events);
+    if exchange.send(peer, PeerRequest::node_data(hashes.clone())).await.is_err() {
         return delivered;
     }
     let deadline = tokio::time::Instant::now() + ROOT_PROBE_TIMEOUT;
-    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, peers.events.recv()).await {
-        match event {
-            PeerEvent::NodeData { peer: from, request_id: id, blobs }
-                if from == *peer && id == request_id =>
-            {
-                for blob in blobs {
-                    let hash = keccak256(&blob);
-                    if hashes.contains(&hash) {
-                        delivered.insert(hash, blob);
-                    }
-                }
-                break;
-            }
-            PeerEvent::NodeData { .. } => {}
-            PeerEvent::Disconnected { peer: gone, cause } => {
-                tracing::warn!(target: "statesync::sync", peer = %gone, %cause, "peer disconnected");
-                peers.set.unregister(&gone);
-                if gone == *peer {
-                    break;
+    match exchange.next(deadline).await {
+        Some(Reply::Answered { response, .. }) => {
+            for blob in response.into_node_data().unwrap_or_default() {
+                let hash = keccak256(&blob);
+                if hashes.contains(&hash) {
+                    delivered.insert(hash, blob);
                 }
             }
         }
+        Some(Reply::Disconnected { peer: gone, cause }) => {
+            tracing::warn!(target: "statesync::sync", peer = %gone, %cause, "peer disconnected");
+        }
+        None => {}
     }
     delivered
 }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use statesync::peers::{peer_events, DisconnectCause, DisconnectReason, Peer, PeerEvent, TcpConfig, TcpPeer};
+use statesync::peers::{
+    peer_events, DisconnectCause, DisconnectReason, Peer, PeerEvent, PeerResponse, TcpConfig, TcpPeer,
+};
 use statesync::trie_sync::keccak256;
 
 use crate::cli::{path, run, Server};
@@ -23,7 +25,9 @@ fn serve_answers_node_data_and_stops_on_sigterm() {
         assert_eq!(peer.remote_head_root(), root, "serve announces the recorded root");
         peer.request_node_data(7, vec![root]).await.unwrap();
         match inbox.recv().await {
-            Some(PeerEvent::NodeData { request_id: 7, blobs, .. }) => {
+            Some(PeerEvent::Response {
+                request_id: 7, response: PeerResponse::NodeData { blobs }, ..
+            }) => {
                 assert_eq!(blobs.len(), 1);
                 assert_eq!(keccak256(&blobs[0]), root);
             }
@@ -53,7 +57,9 @@ fn two_serves_and_a_verify_share_one_database() {
             let peer: Arc<TcpPeer> = TcpPeer::connect(addr, TcpConfig::default(), events).await.unwrap();
             peer.request_node_data(1, vec![root]).await.unwrap();
             match inbox.recv().await {
-                Some(PeerEvent::NodeData { blobs, .. }) => assert_eq!(keccak256(&blobs[0]), root),
+                Some(PeerEvent::Response { response: PeerResponse::NodeData { blobs }, .. }) => {
+                    assert_eq!(keccak256(&blobs[0]), root)
+                }
                 other => panic!("unexpected {other:?}"),
             }
         });

@@ -148,11 +148,8 @@ pub(crate) struct Fetcher {
     /// Whether any transport can still send events (after `None`, the branch is disabled).
     events_open: bool,
     config: DownloaderConfig,
-    /// In-flight requests, at most one per peer.
+    /// In-flight requests, at most one per peer (each holds its peer's lease).
     active: HashMap<PeerId, Active>,
-    /// Request ids, unique for the fetcher's life so a late answer to an old sync's request never
-    /// matches a new one.
-    next_request_id: u64,
     /// Failed sends come back here from their tasks.
     send_failures: mpsc::Receiver<SendFailure>,
     send_failures_tx: mpsc::Sender<SendFailure>,
@@ -188,7 +185,6 @@ impl Fetcher {
             events_open: true,
             config,
             active: HashMap::new(),
-            next_request_id: 0,
             send_failures,
             send_failures_tx,
             finalized: 0,
@@ -222,8 +218,8 @@ impl Fetcher {
     fn on_idle_event(&mut self, event: Option<PeerEvent>) {
         match event {
             None => self.events_open = false,
-            Some(PeerEvent::NodeData { peer, request_id, blobs }) => {
-                debug!(target: "downloader", %peer, request_id, blobs = blobs.len(), "node data while idle, discarded");
+            Some(PeerEvent::Response { peer, request_id, response }) => {
+                debug!(target: "downloader", %peer, request_id, items = response.items(), "answer while idle, discarded");
             }
             Some(PeerEvent::Disconnected { peer, cause }) => {
                 debug!(target: "downloader", %peer, %cause, "peer disconnected");
@@ -351,19 +347,20 @@ impl Fetcher {
         next
     }
 
-    /// go-ethereum's `spindownStateSync`: after a sync ends, sets idle the peers of its untracked and
+    /// go-ethereum's `spindownStateSync`: after a sync ends, releases the leases of its untracked and
     /// undelivered requests, and waits for every request in flight to be answered, time out or be
-    /// dropped, setting its peer idle, so the next sync starts with a clean slate.
+    /// dropped, releasing its lease, so the next sync starts with a clean slate.
     async fn spindown(&mut self, mut requests: RequestReceiver, finished: VecDeque<Finished>) {
         requests.close();
+        // Never sent: dropping the request releases its lease, measuring nothing.
         while let Some(request) = requests.try_recv() {
-            request.release_peer(&self.peers);
+            drop(request);
         }
         let mut finished = finished;
         trace!(target: "downloader", active = self.active.len(), finished = finished.len(), "spinning down");
         loop {
             for done in finished.drain(..) {
-                done.release_peer(&self.peers);
+                done.release_peer();
             }
             if self.active.is_empty() {
                 break;
@@ -385,17 +382,18 @@ impl Fetcher {
             warn!(target: "downloader", peer = %peer_id, old = old.id, "busy peer assigned a new request");
             self.finalize(old.request, Outcome::Dropped { cause: DroppedBecause::Replaced }, finished);
         }
-        self.next_request_id += 1;
-        let id = self.next_request_id;
+        // Ids come from the peer set, unique for its life, so a late answer to an old sync's request
+        // (or to a probe before the sync) never matches a new one.
+        let id = self.peers.next_request_id();
         let timeout = self.config.clamp_timeout(self.peers.request_timeout());
         let sent = Instant::now();
-        let (peer, hashes) = (request.peer().clone(), request.hashes().to_vec());
-        trace!(target: "downloader", peer = %peer_id, id, items = hashes.len(), ?timeout, "requesting");
+        let (peer, wire) = (request.peer().clone(), request.to_peer_request());
+        trace!(target: "downloader", peer = %peer_id, id, items = request.len(), ?timeout, "requesting");
         self.active.insert(peer_id.clone(), Active { id, request, sent, deadline: sent + timeout });
         let failures = self.send_failures_tx.clone();
         // Sent from a task: a transport's write may wait (up to its write timeout), the loop must not.
         tokio::spawn(async move {
-            if let Err(error) = peer.request_node_data(id, hashes).await {
+            if let Err(error) = peer.request(id, wire).await {
                 let _ = failures.send(SendFailure { peer: peer_id, id, error }).await;
             }
         });
@@ -410,16 +408,16 @@ impl Fetcher {
     ) {
         match event {
             None => self.events_open = false,
-            Some(PeerEvent::NodeData { peer, request_id, blobs }) => {
-                match self.active.get(&peer) {
-                    Some(active) if active.id == request_id => {
+            Some(PeerEvent::Response { peer, request_id, response }) => {
+                match (self.active.get(&peer), response.into_node_data()) {
+                    (Some(active), Some(blobs)) if active.id == request_id => {
                         let active = self.active.remove(&peer).expect("just found");
                         let elapsed = active.sent.elapsed();
                         self.finalize(active.request, Outcome::Delivered { blobs, elapsed }, finished);
                     }
                     _ => {
-                        // Late (timed out), repeated, or never asked for.
-                        debug!(target: "downloader", %peer, request_id, blobs = blobs.len(), "unrequested node data, discarded");
+                        // Late (timed out), repeated, never asked for, or not node data.
+                        debug!(target: "downloader", %peer, request_id, "unrequested answer, discarded");
                     }
                 }
             }
@@ -500,7 +498,10 @@ mod tests {
     use std::time::Duration;
 
     use kvdb::MemoryStore;
-    use peers::{peer_events, DisconnectCause, DisconnectReason, Peer, PeerEventSender, H256};
+    use peers::{
+        peer_events, Capabilities, DisconnectCause, DisconnectReason, Peer, PeerEventSender, PeerRequest,
+        PeerResponse, RequestKind, H256,
+    };
 
     use super::*;
 
@@ -512,7 +513,10 @@ mod tests {
         fn id(&self) -> &PeerId {
             &self.0
         }
-        async fn request_node_data(&self, _: u64, _: Vec<H256>) -> Result<(), PeerError> {
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::NODE_DATA
+        }
+        async fn request(&self, _: u64, _: PeerRequest) -> Result<(), PeerError> {
             Ok(())
         }
         async fn disconnect(&self, _: DisconnectReason) {}
@@ -528,8 +532,10 @@ mod tests {
         (fetcher, peer, events_tx)
     }
 
-    fn request(peer: &Arc<dyn Peer>, first: u8) -> Request {
-        Request::new(peer.clone(), vec![H256::repeat_byte(first), H256::repeat_byte(first + 1)])
+    /// A request to `peer`, leased from `set`.
+    fn request(set: &PeerSet, peer: &Arc<dyn Peer>, first: u8) -> Request {
+        let lease = set.lease(peer.id(), RequestKind::NodeData).expect("idle");
+        Request::new(lease, vec![H256::repeat_byte(first), H256::repeat_byte(first + 1)])
     }
 
     fn finished_outcome(finished: &mut VecDeque<Finished>) -> (Vec<H256>, Outcome) {
@@ -541,9 +547,13 @@ mod tests {
     async fn a_new_request_to_a_busy_peer_finalizes_the_old_one_as_dropped() {
         let (mut fetcher, peer, _events) = fetcher();
         let mut finished = VecDeque::new();
-        fetcher.track(request(&peer, 1), &mut finished);
+        fetcher.track(request(&fetcher.peers.clone(), &peer, 1), &mut finished);
         assert!(finished.is_empty());
-        fetcher.track(request(&peer, 10), &mut finished);
+        // A lease makes a second request to a busy peer impossible within one set; a tracker serving
+        // two sets (or a bug) could still see one, so it is leased from another set here.
+        let elsewhere = PeerSet::default();
+        elsewhere.register(peer.clone()).expect("register");
+        fetcher.track(request(&elsewhere, &peer, 10), &mut finished);
         let (hashes, outcome) = finished_outcome(&mut finished);
         assert_eq!(hashes[0], H256::repeat_byte(1), "the old request comes back");
         assert!(matches!(outcome, Outcome::Dropped { cause: DroppedBecause::Replaced }), "{outcome:?}");
@@ -556,15 +566,17 @@ mod tests {
     async fn answers_under_other_ids_are_discarded_and_the_request_stays_in_flight() {
         let (mut fetcher, peer, _events) = fetcher();
         let mut finished = VecDeque::new();
-        fetcher.track(request(&peer, 1), &mut finished);
+        fetcher.track(request(&fetcher.peers.clone(), &peer, 1), &mut finished);
         let id = fetcher.active[peer.id()].id;
         for (who, request_id) in [(peer.id().clone(), id + 1), (PeerId::new("stranger"), id)] {
-            let event = PeerEvent::NodeData { peer: who, request_id, blobs: vec![vec![0x80]] };
+            let response = PeerResponse::NodeData { blobs: vec![vec![0x80]] };
+            let event = PeerEvent::Response { peer: who, request_id, response };
             fetcher.on_event(Some(event), &mut finished, None);
         }
         assert!(finished.is_empty(), "nothing matched");
         assert!(fetcher.active.contains_key(peer.id()));
-        let event = PeerEvent::NodeData { peer: peer.id().clone(), request_id: id, blobs: vec![vec![0x80]] };
+        let response = PeerResponse::NodeData { blobs: vec![vec![0x80]] };
+        let event = PeerEvent::Response { peer: peer.id().clone(), request_id: id, response };
         fetcher.on_event(Some(event), &mut finished, None);
         let (_, outcome) = finished_outcome(&mut finished);
         assert!(matches!(outcome, Outcome::Delivered { ref blobs, .. } if blobs.len() == 1), "{outcome:?}");
@@ -575,7 +587,7 @@ mod tests {
     async fn a_disconnection_finalizes_the_request_at_once_and_unregisters_the_peer() {
         let (mut fetcher, peer, _events) = fetcher();
         let mut finished = VecDeque::new();
-        fetcher.track(request(&peer, 1), &mut finished);
+        fetcher.track(request(&fetcher.peers.clone(), &peer, 1), &mut finished);
         let cause = DisconnectCause::Remote { reason: DisconnectReason::Quitting };
         let event = PeerEvent::Disconnected { peer: peer.id().clone(), cause };
         fetcher.on_event(Some(event), &mut finished, None);
@@ -592,7 +604,7 @@ mod tests {
     async fn a_request_past_its_deadline_times_out_and_not_before() {
         let (mut fetcher, peer, _events) = fetcher();
         let mut finished = VecDeque::new();
-        fetcher.track(request(&peer, 1), &mut finished);
+        fetcher.track(request(&fetcher.peers.clone(), &peer, 1), &mut finished);
         let deadline = fetcher.next_deadline().expect("a deadline");
         tokio::time::sleep_until(deadline - Duration::from_millis(1)).await;
         fetcher.expire(&mut finished);

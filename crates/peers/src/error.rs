@@ -1,9 +1,63 @@
-//! Errors of the peer layer: what a peer sent that breaks the wire protocol ([`WireError`]) and what
-//! went wrong talking to a peer ([`PeerError`]).
+//! Errors of the peer layer: what went wrong talking to a peer ([`PeerError`]), a protocol breach
+//! of any transport ([`Breach`]), and wire v1's own breaches ([`WireError`]).
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use crate::{DisconnectReason, PeerId};
+use crate::{DisconnectReason, PeerId, RequestKind};
+
+/// A protocol breach of whatever transport found it, kept as that transport's own typed error (wire
+/// v1's [`WireError`], RLPx's or eth's errors): the peer layer needs only to know that the peer is
+/// at fault and to show why; whoever wants the detail downcasts ([`Breach::downcast_ref`]).
+///
+/// Cheap to clone; two breaches are equal when they read the same.
+#[derive(Clone)]
+pub struct Breach(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl Breach {
+    /// Wraps a transport's error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Breach(Arc::new(error))
+    }
+
+    /// The transport's error, if it is a `T`.
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl fmt::Display for Breach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for Breach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl PartialEq for Breach {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for Breach {}
+
+impl std::error::Error for Breach {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<WireError> for Breach {
+    fn from(error: WireError) -> Self {
+        Breach::new(error)
+    }
+}
 
 /// What is wrong with an RLP item, in a way callers can match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,13 +221,13 @@ pub enum WireError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PeerError {
-    /// The peer broke wire protocol v1.
+    /// The peer broke the protocol of its transport.
     #[error("peer {peer} broke the protocol: {source}")]
-    Wire {
+    Breach {
         /// The peer.
         peer: PeerId,
-        /// The breach.
-        source: WireError,
+        /// The breach, typed by the transport.
+        source: Breach,
     },
     /// An I/O error on the peer's connection (connect, read or write).
     #[error("I/O error with peer {peer}: {source}")]
@@ -240,6 +294,23 @@ pub enum PeerError {
         /// The limit.
         max: usize,
     },
+    /// The peer does not serve this kind of request (say, node data from a peer that negotiated
+    /// eth/67 or later); nothing was sent.
+    #[error("peer {peer} does not serve {kind} requests")]
+    Unsupported {
+        /// The peer.
+        peer: PeerId,
+        /// The kind asked for.
+        kind: RequestKind,
+    },
+    /// The peer is already busy with a request of this kind (a [`Lease`](crate::Lease) is out).
+    #[error("peer {peer} is busy with a {kind} request")]
+    Busy {
+        /// The peer.
+        peer: PeerId,
+        /// The kind asked for.
+        kind: RequestKind,
+    },
     /// A peer with this id is already in the peer set.
     #[error("peer {peer} is already registered")]
     AlreadyRegistered {
@@ -269,7 +340,7 @@ impl PeerError {
     pub fn is_peer_fault(&self) -> bool {
         matches!(
             self,
-            PeerError::Wire { .. }
+            PeerError::Breach { .. }
                 | PeerError::HandshakeTimeout { .. }
                 | PeerError::WriteTimeout { .. }
                 | PeerError::VersionMismatch { .. }
@@ -290,7 +361,7 @@ impl PeerError {
     /// The peer the error is about, when there is one.
     pub fn peer(&self) -> Option<&PeerId> {
         match self {
-            PeerError::Wire { peer, .. }
+            PeerError::Breach { peer, .. }
             | PeerError::Io { peer, .. }
             | PeerError::HandshakeTimeout { peer }
             | PeerError::WriteTimeout { peer }
@@ -299,6 +370,8 @@ impl PeerError {
             | PeerError::Refused { peer, .. }
             | PeerError::Disconnected { peer }
             | PeerError::RequestTooLarge { peer, .. }
+            | PeerError::Unsupported { peer, .. }
+            | PeerError::Busy { peer, .. }
             | PeerError::AlreadyRegistered { peer } => Some(peer),
             PeerError::Bind { .. } | PeerError::Store { .. } => None,
         }

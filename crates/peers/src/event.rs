@@ -4,22 +4,22 @@ use std::io;
 
 use tokio::sync::mpsc;
 
-use crate::{DisconnectReason, PeerId, WireError};
+use crate::{Breach, DisconnectReason, PeerId, PeerResponse};
 
 /// Something a peer's transport reports to the sync layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerEvent {
-    /// A NodeData answer arrived. The receiver matches it to a request (and discards an answer whose
+    /// An answer arrived. The receiver matches it to a request (and discards an answer whose
     /// `request_id` matches nothing in flight, such as a late answer to a request it gave up on). The
-    /// TCP transport forwards only answers to request ids it sent and has not seen answered yet;
-    /// [`InProcessPeer`](crate::InProcessPeer) forwards whatever its faults produce.
-    NodeData {
+    /// TCP and RLPx transports forward only answers to request ids they sent and have not seen
+    /// answered yet; the in-process test peer forwards whatever its faults produce.
+    Response {
         /// Who answered.
         peer: PeerId,
         /// The request id the answer carries.
         request_id: u64,
-        /// The blobs, unverified: the receiver must hash them.
-        blobs: Vec<Vec<u8>>,
+        /// The answer, unverified: the receiver must hash blobs and check proofs.
+        response: PeerResponse,
     },
     /// The peer's connection ended; it will send nothing more and refuses requests. Sent exactly once
     /// per peer, whichever side ended the connection.
@@ -35,7 +35,7 @@ impl PeerEvent {
     /// The peer the event is about.
     pub fn peer(&self) -> &PeerId {
         match self {
-            PeerEvent::NodeData { peer, .. } | PeerEvent::Disconnected { peer, .. } => peer,
+            PeerEvent::Response { peer, .. } | PeerEvent::Disconnected { peer, .. } => peer,
         }
     }
 }
@@ -44,8 +44,9 @@ impl PeerEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisconnectCause {
     /// We closed it: with [`Peer::disconnect`](crate::Peer::disconnect), by dropping the last handle, or
-    /// (TCP, reason [`DisconnectReason::Timeout`]) because the peer left a frame unfinished for longer
-    /// than [`TcpConfig::frame_timeout`](crate::TcpConfig::frame_timeout).
+    /// (reason [`DisconnectReason::Timeout`]) because the peer stalled: left a frame unfinished for
+    /// longer than [`TcpConfig::frame_timeout`](crate::TcpConfig::frame_timeout), or (RLPx) did not
+    /// answer a ping.
     Local {
         /// The reason we gave.
         reason: DisconnectReason,
@@ -57,8 +58,8 @@ pub enum DisconnectCause {
     },
     /// The peer broke the protocol; we closed the connection.
     ProtocolBreach {
-        /// What it sent.
-        error: WireError,
+        /// What it sent, as its transport's typed error.
+        error: Breach,
     },
     /// The connection failed or was closed without a Disconnect message (`UnexpectedEof` when the peer
     /// just closed it).

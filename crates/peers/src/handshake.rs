@@ -128,15 +128,19 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Ok(Some(other)) => {
                 let source = WireError::UnexpectedMessage { message: other.name() };
-                (DisconnectReason::ProtocolBreach, PeerError::Wire { peer: peer.clone(), source })
+                (
+                    DisconnectReason::ProtocolBreach,
+                    PeerError::Breach { peer: peer.clone(), source: source.into() },
+                )
             }
             Ok(None) => {
                 let source = std::io::ErrorKind::UnexpectedEof.into();
                 return Err(PeerError::Io { peer: peer.clone(), source });
             }
-            Err(ReadError::Wire(source)) => {
-                (DisconnectReason::ProtocolBreach, PeerError::Wire { peer: peer.clone(), source })
-            }
+            Err(ReadError::Wire(source)) => (
+                DisconnectReason::ProtocolBreach,
+                PeerError::Breach { peer: peer.clone(), source: source.into() },
+            ),
             Err(ReadError::Io(source)) => return Err(PeerError::Io { peer: peer.clone(), source }),
             Err(ReadError::Idle | ReadError::FrameTimeout { .. }) => {
                 (DisconnectReason::Timeout, PeerError::HandshakeTimeout { peer: peer.clone() })

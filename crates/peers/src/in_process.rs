@@ -10,8 +10,8 @@ use kvdb::{KeyValueStore, Namespace};
 use primitive_types::H256;
 
 use crate::{
-    answer_node_data, DisconnectCause, DisconnectReason, Peer, PeerError, PeerEvent, PeerEventSender, PeerId,
-    MAX_HASHES_PER_REQUEST,
+    answer_node_data, Capabilities, DisconnectCause, DisconnectReason, Peer, PeerError, PeerEvent,
+    PeerEventSender, PeerId, PeerRequest, PeerResponse, MAX_HASHES_PER_REQUEST,
 };
 
 /// How an [`InProcessPeer`] misbehaves once its honest requests are used up
@@ -252,7 +252,15 @@ impl Peer for InProcessPeer {
         &self.id
     }
 
-    async fn request_node_data(&self, request_id: u64, hashes: Vec<H256>) -> Result<(), PeerError> {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NODE_DATA
+    }
+
+    async fn request(&self, request_id: u64, request: PeerRequest) -> Result<(), PeerError> {
+        let hashes = match request {
+            PeerRequest::NodeData { hashes } => hashes,
+            other => return Err(PeerError::Unsupported { peer: self.id.clone(), kind: other.kind() }),
+        };
         if self.is_disconnected() {
             return Err(PeerError::Disconnected { peer: self.id.clone() });
         }
@@ -282,7 +290,8 @@ impl Peer for InProcessPeer {
                         if link.closed.load(Ordering::SeqCst) {
                             return;
                         }
-                        let event = PeerEvent::NodeData { peer: peer.clone(), request_id, blobs };
+                        let response = PeerResponse::NodeData { blobs };
+                        let event = PeerEvent::Response { peer: peer.clone(), request_id, response };
                         if !events.send(event).await {
                             return;
                         }

@@ -4,15 +4,23 @@
 //! blobs that come back, and leaves verifying them (hashing) to the sync layers above.
 //!
 //! Good starting points:
-//! - [`Peer`]: the transport abstraction the sync layers use. Requests are fire-and-forget; answers and
-//!   lost connections come back as [`PeerEvent`]s on a bounded channel made by [`peer_events`].
-//! - [`PeerSet`]: the connected peers, which are idle, how many items each should be asked for
-//!   (throughput × target round trip, after go-ethereum's `msgrate`), the request timeout, and
-//!   subscriptions to joins and drops.
-//! - Transports: [`InProcessPeer`] (with fault injection, for tests) and [`TcpPeer`]; and the server
-//!   side, [`NodeDataServer`], answering from any [`kvdb::KeyValueStore`] through [`answer_node_data`].
-//! - The wire protocol v1 codec: [`Message`], [`encode_frame`], [`decode_frame_header`], with the
-//!   limits [`MAX_FRAME_BYTES`], [`MAX_HASHES_PER_REQUEST`] and [`SOFT_RESPONSE_BYTES`].
+//! - [`Peer`]: the transport abstraction the sync layers use, whatever the transport (wire v1 over
+//!   TCP here, RLPx in its own crates). A peer states its [`Capabilities`] (the [`RequestKind`]s it
+//!   serves); requests ([`PeerRequest`]: node data by hash, snap/1's ranges, bytecodes and trie
+//!   nodes) are fire-and-forget, and answers ([`PeerResponse`]) and lost connections come back as
+//!   [`PeerEvent`]s on a bounded channel made by [`peer_events`].
+//! - [`PeerSet`]: the connected peers, which are idle for each kind of request, how many items each
+//!   should be asked for (throughput × target round trip, after go-ethereum's `msgrate`), the request
+//!   timeout, request ids, and subscriptions to joins and drops. A peer is made busy only by a
+//!   [`Lease`] ([`PeerSet::lease`]), which sets it idle again exactly once, however the request ends.
+//! - [`Exchange`]: one-off requests outside a sync (a root probe): send, match answers, deadline.
+//! - Errors that fit any transport: [`PeerError`], [`DisconnectCause`] and [`DisconnectReason`]
+//!   (devp2p's reasons), with a transport's own protocol breaches kept typed inside [`Breach`].
+//! - Wire v1: [`TcpPeer`]; the server side, [`NodeDataServer`], answering from any
+//!   [`kvdb::KeyValueStore`] through [`answer_node_data`]; the codec: [`Message`], [`encode_frame`],
+//!   [`decode_frame_header`], with the limits [`MAX_FRAME_BYTES`], [`MAX_HASHES_PER_REQUEST`] and
+//!   [`SOFT_RESPONSE_BYTES`].
+//! - For tests (feature `test-utils`): `InProcessPeer`, a peer in this process with fault injection.
 //!
 //! # Limits and timeouts of the TCP transport
 //! Everything a peer sends is bounded in size and in time ([`TcpConfig`] holds the timeouts):
@@ -32,76 +40,77 @@
 //!   events channel. A full channel never keeps a [`TcpPeer`] from closing when asked.
 //!
 //! ```
-//! use std::sync::Arc;
 //! use std::time::Duration;
 //!
-//! use kvdb::{KeyValueStore, MemoryStore, Namespace, WriteBatch};
-//! use peers::{peer_events, InProcessPeer, Peer, PeerEvent, PeerSet, H256};
+//! use peers::{Capabilities, PeerId, PeerSet, RequestKind, TcpConfig, TcpPeer};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // A store holding one node (its key would be the keccak-256 of its bytes).
-//! let store = Arc::new(MemoryStore::new());
-//! let hash = H256::repeat_byte(7);
-//! let mut batch = WriteBatch::new();
-//! batch.put(Namespace::TrieNodes, hash.as_bytes().to_vec(), b"node".to_vec());
-//! store.write(batch)?;
-//!
-//! // One peer serving it, in this process, registered in a set.
-//! let (events, mut inbox) = peer_events(16);
+//! # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # let (store, addr) = (std::sync::Arc::new(kvdb::MemoryStore::new()), listener.local_addr()?);
+//! # drop(listener);
+//! # let server = peers::NodeDataServer::bind(addr, store, peers::ServerConfig::default()).await?;
+//! # tokio::spawn(server.run());
+//! // A wire v1 peer, registered in a set.
+//! let (events, mut inbox) = peers::peer_events(16);
+//! let peer = TcpPeer::connect(addr, TcpConfig::default(), events).await?;
+//! assert_eq!(peers::Peer::capabilities(peer.as_ref()), Capabilities::NODE_DATA);
 //! let set = PeerSet::default();
-//! set.register(InProcessPeer::new("honest", store, events))?;
+//! set.register(peer.clone())?;
 //!
-//! // Ask the best idle peer for as many hashes as its capacity allows.
-//! let best = set.node_data_idle_peers().remove(0);
-//! assert!(best.capacity >= 1);
-//! set.mark_busy(best.peer.id());
-//! best.peer.request_node_data(1, vec![hash]).await?;
-//!
-//! // The answer arrives as an event; the caller verifies it and reports the delivery.
-//! match inbox.recv().await {
-//!     Some(PeerEvent::NodeData { peer, request_id: 1, blobs }) => {
-//!         assert_eq!(blobs, vec![b"node".to_vec()]);
-//!         set.set_node_data_idle(&peer, blobs.len(), Duration::from_millis(5));
-//!     }
-//!     other => panic!("unexpected {other:?}"),
-//! }
+//! // Lease the best idle peer for node data, ask it, and release it with what it delivered.
+//! let best = set.idle_peers(RequestKind::NodeData).remove(0);
+//! let lease = set.lease(best.peer.id(), RequestKind::NodeData).expect("idle");
+//! assert!(set.lease(best.peer.id(), RequestKind::NodeData).is_none(), "busy while leased");
+//! lease.peer().request_node_data(set.next_request_id(), vec![peers::H256::repeat_byte(7)]).await?;
+//! let answer = inbox.recv().await.expect("an answer");
+//! assert!(matches!(answer, peers::PeerEvent::Response { .. }));
+//! lease.release(0, Duration::from_millis(5));
+//! assert!(set.stats(&PeerId::from(best.peer.id().as_str()), RequestKind::NodeData).unwrap().idle);
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! # Features
-//! None: the TCP transport and server use tokio, which every user of this crate needs anyway.
+//! - `test-utils`: `InProcessPeer`, `Behaviour` and `Fault`: a peer that answers from a store in
+//!   this process, with latency and faults (garbage, silence, partial, unrequested, wrong ids...),
+//!   for the tests of the crates above this one. Not for production use.
 
 mod answer;
 mod error;
 mod event;
+mod exchange;
 mod frame;
 mod handshake;
 mod id;
+#[cfg(feature = "test-utils")]
 mod in_process;
 mod message;
 mod peer;
 mod peer_set;
 mod rate;
+mod request;
 mod rlp_reader;
 mod server;
 mod tcp;
 
 pub use answer::{answer_node_data, SOFT_RESPONSE_BYTES};
-pub use error::{PeerError, Result, RlpProblem, WireError};
+pub use error::{Breach, PeerError, Result, RlpProblem, WireError};
 pub use event::{peer_events, DisconnectCause, PeerEvent, PeerEventReceiver, PeerEventSender};
+pub use exchange::{Exchange, Reply};
 pub use frame::{
     decode_frame_header, encode_frame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES, MAX_REQUEST_FRAME_BYTES,
     MAX_RESPONSE_FRAME_BYTES,
 };
 pub use handshake::TcpConfig;
 pub use id::PeerId;
+#[cfg(feature = "test-utils")]
 pub use in_process::{Behaviour, Fault, InProcessPeer};
 pub use message::{DisconnectReason, Message, MAX_HASHES_PER_REQUEST, PROTOCOL_VERSION};
 pub use peer::Peer;
-pub use peer_set::{IdlePeer, PeerNotice, PeerSet, PeerSetConfig, PeerStats, PeerSubscription};
+pub use peer_set::{IdlePeer, Lease, PeerNotice, PeerSet, PeerSetConfig, PeerStats, PeerSubscription};
 pub use primitive_types::H256;
 pub use rate::RateConfig;
+pub use request::{Capabilities, PeerRequest, PeerResponse, RequestKind};
 pub use server::{NodeDataServer, ServerConfig, ShutdownHandle};
 pub use tcp::TcpPeer;

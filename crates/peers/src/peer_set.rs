@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
 use crate::rate::{quantile_roundtrip, PeerRate, RoundTripEstimator};
-use crate::{Peer, PeerError, PeerId, RateConfig};
+use crate::{Capabilities, Peer, PeerError, PeerId, RateConfig, RequestKind};
 
 /// Settings of a [`PeerSet`].
 #[derive(Debug, Clone, PartialEq)]
@@ -41,14 +42,14 @@ impl fmt::Debug for IdlePeer {
     }
 }
 
-/// What the set has measured about one peer, for reports.
+/// What the set has measured about one peer for one kind of request, for reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PeerStats {
     /// Items per second (moving average).
     pub items_per_sec: f64,
     /// Round trip (moving average).
     pub roundtrip: Duration,
-    /// Whether the peer has no node-data request in flight.
+    /// Whether the peer has no request of this kind in flight (no lease out).
     pub idle: bool,
 }
 
@@ -58,7 +59,7 @@ pub enum PeerNotice {
     /// A peer joined (for a join subscription) or left (for a drop subscription).
     Peer(PeerId),
     /// The subscriber fell behind and `count` notices were lost; it should re-read the set
-    /// ([`PeerSet::ids`], [`PeerSet::node_data_idle_peers`]) to catch up. Notices after this one are
+    /// ([`PeerSet::ids`], [`PeerSet::idle_peers`]) to catch up. Notices after this one are
     /// the oldest still buffered.
     Missed {
         /// How many notices were lost.
@@ -98,8 +99,7 @@ impl PeerSubscription {
 
 /// The connected peers, shared by the sync layers: a cheap-to-clone handle.
 ///
-/// For node-data requests it tracks which peers are idle and how much each can deliver
-/// ([`PeerSet::node_data_idle_peers`], [`PeerSet::mark_busy`], [`PeerSet::set_node_data_idle`]), plus
+/// It tracks which peers are idle and how much each can deliver, per [`RequestKind`] ([`PeerSet::idle_peers`], [`PeerSet::lease`] and the [`Lease`] it returns), plus
 /// the set-wide [`target_rtt`](PeerSet::target_rtt) and [`request_timeout`](PeerSet::request_timeout).
 /// Methods are synchronous and short (an internal mutex); time is read from tokio's clock, so
 /// `tokio::time::pause()` applies.
@@ -117,18 +117,36 @@ struct Shared {
     joins: broadcast::Sender<PeerId>,
     /// Notices of drops, likewise.
     drops: broadcast::Sender<PeerId>,
+    /// Request ids handed out so far: one counter for everyone who asks this set's peers anything,
+    /// so answers never match the wrong asker (a probe before a sync, the sync, the next sync).
+    request_ids: AtomicU64,
 }
 
 struct State {
     peers: BTreeMap<PeerId, Entry>,
     estimator: RoundTripEstimator,
+    /// The next registration's [`Entry::generation`].
+    next_generation: u64,
 }
 
 struct Entry {
     peer: Arc<dyn Peer>,
-    rate: PeerRate,
-    /// No node-data request in flight.
-    node_data_idle: bool,
+    /// What the peer serves, read once when it registered.
+    capabilities: Capabilities,
+    /// Which registration this is: a lease of an earlier connection under the same id must not
+    /// release (or measure) this one.
+    generation: u64,
+    /// Throughput and round trip per [`RequestKind::index`].
+    rates: [PeerRate; RequestKind::ALL.len()],
+    /// A [`Lease`] is out for the kind ([`RequestKind::index`]): the peer is busy with it.
+    leased: [bool; RequestKind::ALL.len()],
+}
+
+impl Entry {
+    /// The peer's throughput and round trip for one kind of request.
+    fn rate(&self, kind: RequestKind) -> &PeerRate {
+        &self.rates[kind.index()]
+    }
 }
 
 impl Default for PeerSet {
@@ -155,7 +173,8 @@ impl PeerSet {
         let estimator = RoundTripEstimator::new(now(), &config.rate);
         Self {
             shared: Arc::new(Shared {
-                state: Mutex::new(State { peers: BTreeMap::new(), estimator }),
+                state: Mutex::new(State { peers: BTreeMap::new(), estimator, next_generation: 0 }),
+                request_ids: AtomicU64::new(0),
                 joins: broadcast::channel(buffer).0,
                 drops: broadcast::channel(buffer).0,
                 config,
@@ -168,8 +187,9 @@ impl PeerSet {
         self.shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds `peer`, idle, starting from the set's mean throughput and quantile round trip; notifies
-    /// join subscribers. Fails if a peer with the same id is registered.
+    /// Adds `peer`, idle, with the [`capabilities`](Peer::capabilities) it states now, starting each
+    /// kind from the set's mean throughput and quantile round trip for it; notifies join subscribers.
+    /// Fails if a peer with the same id is registered.
     pub fn register(&self, peer: Arc<dyn Peer>) -> Result<(), PeerError> {
         let config = &self.shared.config.rate;
         let mut state = self.state();
@@ -178,18 +198,25 @@ impl PeerSet {
             return Err(PeerError::AlreadyRegistered { peer: id });
         }
         let count = state.peers.len();
-        let mean = if count == 0 {
-            0.0
-        } else {
-            state.peers.values().map(|e| e.rate.items_per_sec).sum::<f64>() / count as f64
-        };
-        let roundtrip = quantile_roundtrip(state.peers.values().map(|e| e.rate.roundtrip), config);
-        state
-            .peers
-            .insert(id.clone(), Entry { peer, rate: PeerRate::new(mean, roundtrip), node_data_idle: true });
+        let rates = RequestKind::ALL.map(|kind| {
+            let mean = if count == 0 {
+                0.0
+            } else {
+                state.peers.values().map(|e| e.rate(kind).items_per_sec).sum::<f64>() / count as f64
+            };
+            let roundtrip = quantile_roundtrip(state.peers.values().map(|e| e.rate(kind).roundtrip), config);
+            PeerRate::new(mean, roundtrip)
+        });
+        let capabilities = peer.capabilities();
+        let generation = state.next_generation;
+        state.next_generation += 1;
+        state.peers.insert(
+            id.clone(),
+            Entry { peer, capabilities, generation, rates, leased: [false; RequestKind::ALL.len()] },
+        );
         let peers = state.peers.len();
         state.estimator.detune(peers, config);
-        tracing::debug!(target: "peers::set", peer = %id, peers, "peer registered");
+        tracing::debug!(target: "peers::set", peer = %id, peers, %capabilities, "peer registered");
         // An error only means nobody subscribes.
         let _ = self.shared.joins.send(id);
         Ok(())
@@ -235,48 +262,81 @@ impl PeerSet {
         self.state().peers.keys().cloned().collect()
     }
 
-    /// Measurements of one peer.
-    pub fn stats(&self, id: &PeerId) -> Option<PeerStats> {
+    /// Measurements of one peer for one kind of request.
+    pub fn stats(&self, id: &PeerId, kind: RequestKind) -> Option<PeerStats> {
         self.state().peers.get(id).map(|entry| PeerStats {
-            items_per_sec: entry.rate.items_per_sec,
-            roundtrip: entry.rate.roundtrip,
-            idle: entry.node_data_idle,
+            items_per_sec: entry.rate(kind).items_per_sec,
+            roundtrip: entry.rate(kind).roundtrip,
+            idle: !entry.leased[kind.index()],
         })
     }
 
-    /// The peers with no node-data request in flight, each with how many items to ask it for (its
-    /// capacity for the current target round trip), highest capacity first (ties by id).
-    pub fn node_data_idle_peers(&self) -> Vec<IdlePeer> {
+    /// What the peer serves, as it stated when it registered.
+    pub fn capabilities(&self, id: &PeerId) -> Option<Capabilities> {
+        self.state().peers.get(id).map(|entry| entry.capabilities)
+    }
+
+    /// The peers that serve `kind` and have no request of that kind in flight, each with how many
+    /// items to ask it for (its capacity for the current target round trip), highest capacity first
+    /// (ties by id). Take a [`lease`](Self::lease) before asking one.
+    pub fn idle_peers(&self, kind: RequestKind) -> Vec<IdlePeer> {
         let config = &self.shared.config.rate;
         let mut state = self.state();
         let target = Self::tuned(&mut state, config).target_rtt(config);
         let mut idle: Vec<IdlePeer> = state
             .peers
             .values()
-            .filter(|entry| entry.node_data_idle)
-            .map(|entry| IdlePeer { peer: entry.peer.clone(), capacity: entry.rate.capacity(target, config) })
+            .filter(|entry| entry.capabilities.serves(kind) && !entry.leased[kind.index()])
+            .map(|entry| IdlePeer {
+                peer: entry.peer.clone(),
+                capacity: entry.rate(kind).capacity(target, config),
+            })
             .collect();
         // Stable sort over the id-ordered map: equal capacities stay in id order.
         idle.sort_by_key(|idle| std::cmp::Reverse(idle.capacity));
         idle
     }
 
-    /// Records that a node-data request was sent to the peer: it is no longer idle. Unknown peers
-    /// (already unregistered) are ignored.
-    pub fn mark_busy(&self, id: &PeerId) {
-        if let Some(entry) = self.state().peers.get_mut(id) {
-            entry.node_data_idle = false;
+    /// Makes the peer busy with a request of `kind`: the one way to, so that a peer is never asked
+    /// twice at once. `None` if the peer is not registered, does not serve `kind`, or is busy with
+    /// it already. The [`Lease`] sets it idle again when released or dropped, exactly once.
+    pub fn lease(&self, id: &PeerId, kind: RequestKind) -> Option<Lease> {
+        let config = &self.shared.config.rate;
+        let mut state = self.state();
+        let target = Self::tuned(&mut state, config).target_rtt(config);
+        let entry = state.peers.get_mut(id)?;
+        if !entry.capabilities.serves(kind) || entry.leased[kind.index()] {
+            return None;
         }
+        entry.leased[kind.index()] = true;
+        let capacity = entry.rate(kind).capacity(target, config);
+        Some(Lease {
+            set: self.clone(),
+            peer: entry.peer.clone(),
+            kind,
+            generation: entry.generation,
+            capacity,
+            released: false,
+        })
     }
 
-    /// Records the outcome of the peer's node-data request: `delivered` useful items after `elapsed`
-    /// (0 after a timeout, which slashes its capacity to one item), and marks it idle. Unknown peers are
-    /// ignored.
-    pub fn set_node_data_idle(&self, id: &PeerId, delivered: usize, elapsed: Duration) {
+    /// A request id no one else asking this set's peers has used.
+    pub fn next_request_id(&self) -> u64 {
+        self.shared.request_ids.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Ends a lease: records `measured` (useful items, elapsed) if given, and sets the peer idle for
+    /// the kind, if the registration the lease was taken on is still there.
+    fn release(&self, lease: &Lease, measured: Option<(usize, Duration)>) {
         let config = &self.shared.config.rate;
-        if let Some(entry) = self.state().peers.get_mut(id) {
-            entry.rate.update(delivered, elapsed, config);
-            entry.node_data_idle = true;
+        let mut state = self.state();
+        if let Some(entry) = state.peers.get_mut(lease.peer.id()) {
+            if entry.generation == lease.generation {
+                if let Some((delivered, elapsed)) = measured {
+                    entry.rates[lease.kind.index()].update(delivered, elapsed, config);
+                }
+                entry.leased[lease.kind.index()] = false;
+            }
         }
     }
 
@@ -294,8 +354,10 @@ impl PeerSet {
 
     /// The estimator, re-tuned first if it is due.
     fn tuned<'s>(state: &'s mut State, config: &RateConfig) -> &'s RoundTripEstimator {
-        let State { peers, estimator } = state;
-        if estimator.tune(now(), peers.values().map(|e| e.rate.roundtrip), config) {
+        let State { peers, estimator, .. } = state;
+        // The set's round trips are node data's, the kind whose requests time out by this estimate.
+        let roundtrips = peers.values().map(|e| e.rate(RequestKind::NodeData).roundtrip);
+        if estimator.tune(now(), roundtrips, config) {
             tracing::trace!(
                 target: "peers::set",
                 target_rtt = ?estimator.target_rtt(config),
@@ -305,5 +367,82 @@ impl PeerSet {
             );
         }
         estimator
+    }
+}
+
+/// A peer made busy with one request of one kind, from [`PeerSet::lease`].
+///
+/// Released exactly once, whatever ends the request: [`release`](Self::release) with what the
+/// answer measured, [`release_timed_out`](Self::release_timed_out), or dropping it, which sets the
+/// peer idle and measures nothing (a request that never reached the peer, or whose answer is not
+/// going to be judged, says nothing of its throughput). A lease taken before the peer left the set
+/// (and perhaps came back under the same id) releases nothing.
+#[must_use = "dropping a lease sets its peer idle at once"]
+pub struct Lease {
+    set: PeerSet,
+    peer: Arc<dyn Peer>,
+    kind: RequestKind,
+    /// [`Entry::generation`] of the registration leased.
+    generation: u64,
+    /// The peer's capacity for the kind when leased.
+    capacity: usize,
+    released: bool,
+}
+
+impl Lease {
+    /// The peer leased.
+    pub fn peer(&self) -> &Arc<dyn Peer> {
+        &self.peer
+    }
+
+    /// Its id.
+    pub fn peer_id(&self) -> &PeerId {
+        self.peer.id()
+    }
+
+    /// The kind of request it is busy with.
+    pub fn kind(&self) -> RequestKind {
+        self.kind
+    }
+
+    /// Items the peer is estimated to deliver within the target round trip (its capacity for the
+    /// kind when leased), in `[1, max_capacity]`.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether the lease is for this connection (not an earlier or later one under the same id).
+    pub fn is_for(&self, peer: &Arc<dyn Peer>) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.peer), Arc::as_ptr(peer))
+    }
+
+    /// Sets the peer idle, crediting it with `delivered` useful items after `elapsed`.
+    pub fn release(mut self, delivered: usize, elapsed: Duration) {
+        self.released = true;
+        self.set.release(&self, Some((delivered, elapsed)));
+    }
+
+    /// Sets the peer idle after its request timed out: nothing delivered, which slashes its capacity.
+    pub fn release_timed_out(self, elapsed: Duration) {
+        self.release(0, elapsed);
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.released {
+            self.released = true;
+            self.set.release(self, None);
+        }
+    }
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease")
+            .field("peer", self.peer.id())
+            .field("kind", &self.kind)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
     }
 }

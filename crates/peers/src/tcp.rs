@@ -15,8 +15,8 @@ use tracing::Instrument;
 use crate::frame::{read_message, FrameLimits, ReadError, MAX_RESPONSE_FRAME_BYTES};
 use crate::handshake::{handshake, send, send_disconnect};
 use crate::{
-    DisconnectCause, DisconnectReason, Message, Peer, PeerError, PeerEvent, PeerEventSender, PeerId,
-    TcpConfig, WireError, H256, MAX_HASHES_PER_REQUEST,
+    Capabilities, DisconnectCause, DisconnectReason, Message, Peer, PeerError, PeerEvent, PeerEventSender,
+    PeerId, PeerRequest, PeerResponse, TcpConfig, WireError, H256, MAX_HASHES_PER_REQUEST,
 };
 
 /// Request ids sent on one connection and not yet answered, remembered so that answers to anything
@@ -201,7 +201,15 @@ impl Peer for TcpPeer {
         &self.id
     }
 
-    async fn request_node_data(&self, request_id: u64, hashes: Vec<H256>) -> Result<(), PeerError> {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NODE_DATA
+    }
+
+    async fn request(&self, request_id: u64, request: PeerRequest) -> Result<(), PeerError> {
+        let hashes = match request {
+            PeerRequest::NodeData { hashes } => hashes,
+            other => return Err(PeerError::Unsupported { peer: self.id.clone(), kind: other.kind() }),
+        };
         if hashes.len() > MAX_HASHES_PER_REQUEST {
             return Err(PeerError::RequestTooLarge {
                 peer: self.id.clone(),
@@ -238,7 +246,7 @@ fn closed_locally(
 
 /// The ending for a protocol breach.
 fn breach(error: WireError) -> Ending {
-    (DisconnectCause::ProtocolBreach { error }, Some(DisconnectReason::ProtocolBreach))
+    (DisconnectCause::ProtocolBreach { error: error.into() }, Some(DisconnectReason::ProtocolBreach))
 }
 
 /// Reads frames until the connection ends, forwarding answers to requests we sent; then closes the
@@ -275,7 +283,8 @@ async fn read_loop(
                     }
                     continue;
                 }
-                let event = PeerEvent::NodeData { peer: peer.clone(), request_id, blobs };
+                let response = PeerResponse::NodeData { blobs };
+                let event = PeerEvent::Response { peer: peer.clone(), request_id, response };
                 // The channel is shared and bounded: while it is full, still obey a close.
                 tokio::select! {
                     biased;

@@ -26,7 +26,7 @@
 //! use std::time::Duration;
 //!
 //! use kvdb::{KeyValueStore, MemoryStore, Namespace, WriteBatch};
-//! use peers::{peer_events, InProcessPeer, PeerEvent, PeerSet};
+//! use peers::{peer_events, InProcessPeer, PeerEvent, PeerResponse, PeerSet};
 //! use state_sync::{Finished, Outcome, StateSync, StateSyncConfig};
 //! use trie_sync::{build_secure_trie, StateAccount};
 //!
@@ -47,15 +47,17 @@
 //!
 //! // The sync, into an empty store.
 //! let local: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
-//! let (sync, mut link) = StateSync::new(root, local.clone(), peers, StateSyncConfig::default())?;
+//! let (sync, mut link) = StateSync::new(root, local.clone(), peers.clone(), StateSyncConfig::default())?;
 //! let running = tokio::spawn(sync.run());
 //!
 //! // The tracker: send each request, hand the answer back.
-//! let mut request_id = 0;
 //! while let Some(request) = link.requests.recv().await {
-//!     request_id += 1;
-//!     request.peer().request_node_data(request_id, request.hashes().to_vec()).await?;
-//!     let Some(PeerEvent::NodeData { blobs, .. }) = inbox.recv().await else { break };
+//!     let request_id = peers.next_request_id();
+//!     request.peer().request(request_id, request.to_peer_request()).await?;
+//!     let Some(PeerEvent::Response { response: PeerResponse::NodeData { blobs }, .. }) = inbox.recv().await
+//!     else {
+//!         break;
+//!     };
 //!     let outcome = Outcome::Delivered { blobs, elapsed: Duration::from_millis(1) };
 //!     let Some(permit) = link.deliveries.reserve().await else { break };
 //!     permit.send(Finished { request, outcome });

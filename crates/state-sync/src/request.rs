@@ -8,50 +8,53 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use peers::{Peer, PeerId, PeerSet};
+use peers::{Lease, Peer, PeerId, PeerRequest};
 use tokio::sync::mpsc;
 use trie_sync::{keccak256, NodeHash};
 
 /// A batch of hashes to ask one peer for, made by the sync for its tracker.
-#[derive(Clone)]
+///
+/// It holds the peer's [`Lease`]: the peer stays busy with node data as long as the request lives,
+/// and is set idle exactly once, when the request is processed
+/// ([`Finished::release_peer`], or the sync's own judgement) or, whatever else ends it, dropped.
 pub struct Request {
-    /// Who to ask.
-    peer: Arc<dyn Peer>,
+    /// Who to ask, leased for node data.
+    lease: Lease,
     /// What to ask for, at most the peer's capacity and the protocol's per-request limit.
     hashes: Vec<NodeHash>,
 }
 
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request").field("peer", self.peer.id()).field("items", &self.hashes.len()).finish()
+        f.debug_struct("Request").field("peer", self.peer_id()).field("items", &self.hashes.len()).finish()
     }
 }
 
 impl Request {
-    /// A request for `hashes` to `peer`. Syncs make them; public so a tracker's tests can too.
-    pub fn new(peer: Arc<dyn Peer>, hashes: Vec<NodeHash>) -> Self {
-        Self { peer, hashes }
-    }
-
-    /// Sets the peer idle after this request was never sent (or never reached it), with a neutral
-    /// measurement: the capacity it was given.
-    pub fn release_peer(&self, peers: &PeerSet) {
-        release(peers, self.peer_id(), self.len());
+    /// A request for `hashes` to the leased peer. Syncs make them; public so a tracker's tests can
+    /// too.
+    pub fn new(lease: Lease, hashes: Vec<NodeHash>) -> Self {
+        Self { lease, hashes }
     }
 
     /// The peer to ask.
     pub fn peer(&self) -> &Arc<dyn Peer> {
-        &self.peer
+        self.lease.peer()
     }
 
     /// The peer's id.
     pub fn peer_id(&self) -> &PeerId {
-        self.peer.id()
+        self.lease.peer_id()
     }
 
     /// The hashes asked for.
     pub fn hashes(&self) -> &[NodeHash] {
         &self.hashes
+    }
+
+    /// The request as the peer layer sends it.
+    pub fn to_peer_request(&self) -> PeerRequest {
+        PeerRequest::NodeData { hashes: self.hashes.clone() }
     }
 
     /// How many hashes are asked for.
@@ -62,6 +65,11 @@ impl Request {
     /// Whether no hash is asked for (the sync never makes such a request).
     pub fn is_empty(&self) -> bool {
         self.hashes.is_empty()
+    }
+
+    /// The lease and the hashes, to end the lease with a measurement.
+    pub(crate) fn into_parts(self) -> (Lease, Vec<NodeHash>) {
+        (self.lease, self.hashes)
     }
 }
 
@@ -100,7 +108,7 @@ pub enum DroppedBecause {
 }
 
 /// A request and how it ended, handed back to the sync.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Finished {
     /// The request.
     pub request: Request,
@@ -109,31 +117,22 @@ pub struct Finished {
 }
 
 impl Finished {
-    /// Sets the peer of a finished request that will not be processed idle, with what it measured,
-    /// so it is not left busy: an answer is credited only with the blobs that hash to a hash asked
-    /// for (junk must not raise a peer's capacity), a timeout with nothing, and a request that could
-    /// not be sent gives the peer back with the capacity it was given. A request dropped because its
-    /// peer left, or because a newer request replaced it, leaves the peer alone: it is gone, or busy
-    /// with that newer request.
-    pub fn release_peer(&self, peers: &PeerSet) {
-        let peer = self.request.peer_id();
-        match &self.outcome {
+    /// Ends the lease of a finished request that will not be processed, with what it measured: an
+    /// answer is credited only with the blobs that hash to a hash asked for (junk must not raise a
+    /// peer's capacity), a timeout with nothing; a request dropped (never sent, or its peer gone)
+    /// measures nothing. Dropping a `Finished` also releases its peer, measuring nothing.
+    pub fn release_peer(self) {
+        let (lease, hashes) = self.request.into_parts();
+        match self.outcome {
             Outcome::Delivered { blobs, elapsed } => {
-                let asked: foldhash::HashSet<&NodeHash> = self.request.hashes().iter().collect();
+                let asked: foldhash::HashSet<&NodeHash> = hashes.iter().collect();
                 let delivered = blobs.iter().filter(|blob| asked.contains(&keccak256(blob))).count();
-                peers.set_node_data_idle(peer, delivered, *elapsed);
+                lease.release(delivered, elapsed);
             }
-            Outcome::TimedOut { elapsed } => peers.set_node_data_idle(peer, 0, *elapsed),
-            Outcome::Dropped { cause: DroppedBecause::SendFailed } => self.request.release_peer(peers),
-            Outcome::Dropped { cause: DroppedBecause::PeerDisconnected | DroppedBecause::Replaced } => {}
+            Outcome::TimedOut { elapsed } => lease.release_timed_out(elapsed),
+            Outcome::Dropped { .. } => drop(lease),
         }
     }
-}
-
-/// Sets a peer idle after a request that was never sent (or never reached it), with a neutral
-/// measurement: its items over the target round trip, the capacity it was given.
-pub(crate) fn release(peers: &PeerSet, peer: &PeerId, items: usize) {
-    peers.set_node_data_idle(peer, items.max(1), peers.target_rtt());
 }
 
 /// The tracker's end of a sync: requests to send come out of `requests`, finished ones go back
@@ -194,7 +193,7 @@ pub struct DeliverySender(mpsc::Sender<Finished>);
 
 impl DeliverySender {
     /// Waits for room, so a tracker can offer a delivery inside a `select!` without blocking on it.
-    /// `None` if the sync has ended: the tracker then sets the request's peer idle itself, with
+    /// `None` if the sync has ended: the tracker then ends the request's lease itself, with
     /// [`Finished::release_peer`].
     pub async fn reserve(&self) -> Option<DeliveryPermit<'_>> {
         self.0.reserve().await.ok().map(DeliveryPermit)

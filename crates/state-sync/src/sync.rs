@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use foldhash::HashSet;
 use kvdb::{BatchOp, KeyValueStore, Namespace, WriteBatch};
-use peers::{DisconnectReason, Peer, PeerId, PeerSet, MAX_HASHES_PER_REQUEST};
+use peers::{DisconnectReason, Peer, PeerId, PeerSet, RequestKind, MAX_HASHES_PER_REQUEST};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, trace, warn};
 use trie_sync::{AccountLeafCallback, NodeHash, SchedulerConfig, SyncError, TrieSync, VerifiedBlob};
 
-use crate::request::{link, release, DeliveryReceiver, RequestSender};
+use crate::request::{link, DeliveryReceiver, RequestSender};
 use crate::stats::Counters;
 use crate::tasks::Tasks;
 use crate::{
@@ -199,7 +199,7 @@ impl StateSync {
         // stay busy forever. Later ones stay with the tracker, which releases them as it spins down.
         self.deliveries.close();
         while let Some(finished) = self.deliveries.try_recv() {
-            finished.release_peer(&self.peers);
+            finished.release_peer();
             self.in_flight = self.in_flight.saturating_sub(1);
         }
         let committed = if self.store_failed { Ok(()) } else { self.commit(true).await };
@@ -274,28 +274,25 @@ impl StateSync {
     /// go-ethereum's `assignTasks`/`fillTasks`: gives every idle peer up to its capacity of hashes it
     /// has not failed, and hands the requests to the tracker.
     async fn assign_tasks(&mut self, cancel: &mut watch::Receiver<bool>) -> Result<()> {
-        for idle in self.peers.node_data_idle_peers() {
+        for idle in self.peers.idle_peers(RequestKind::NodeData) {
             if self.in_flight >= self.config.max_in_flight.max(1) {
                 break;
             }
-            let max = idle.capacity.clamp(1, MAX_HASHES_PER_REQUEST);
+            // The lease is the peer's busy mark; dropping it (nothing to ask, or the request never
+            // sent) sets the peer idle again, measuring nothing.
+            let Some(lease) = self.peers.lease(idle.peer.id(), RequestKind::NodeData) else { continue };
+            let max = lease.capacity().clamp(1, MAX_HASHES_PER_REQUEST);
             let hashes = self.tasks.fill(idle.peer.id(), max, &mut self.scheduler);
             if hashes.is_empty() {
                 continue;
             }
             trace!(target: "state_sync", peer = %idle.peer.id(), items = hashes.len(), "assigning");
-            self.peers.mark_busy(idle.peer.id());
-            let (peer, items) = (idle.peer.id().clone(), hashes.len());
-            let request = Request::new(idle.peer, hashes);
+            let request = Request::new(lease, hashes);
             tokio::select! {
                 biased;
-                _ = cancelled(cancel) => {
-                    release(&self.peers, &peer, items);
-                    return Err(StateSyncError::Cancelled);
-                }
+                _ = cancelled(cancel) => return Err(StateSyncError::Cancelled),
                 sent = self.requests.send(request) => {
-                    if let Err(request) = sent {
-                        release(&self.peers, request.peer_id(), request.len());
+                    if sent.is_err() {
                         return Err(StateSyncError::Cancelled);
                     }
                 }
@@ -322,8 +319,10 @@ impl StateSync {
     async fn process(&mut self, finished: Finished) -> Result<()> {
         let Finished { request, outcome } = finished;
         self.in_flight = self.in_flight.saturating_sub(1);
+        let peer_handle = request.peer().clone();
         let peer = request.peer_id().clone();
-        let asked: HashSet<NodeHash> = request.hashes().iter().copied().collect();
+        let (lease, hashes) = request.into_parts();
+        let asked: HashSet<NodeHash> = hashes.iter().copied().collect();
         let mut delivered: HashSet<NodeHash> = HashSet::default();
         let mut fault = None;
         let mut may_ask_again: bool;
@@ -382,7 +381,7 @@ impl StateSync {
                 self.uncommitted_bytes += bytes;
                 if let Some(error) = fatal {
                     // Not the peer's fault: it goes back to the set, idle, for whatever runs next.
-                    self.peers.set_node_data_idle(&peer, delivered.len(), elapsed);
+                    lease.release(delivered.len(), elapsed);
                     return Err(error);
                 }
                 if count > 0 && delivered.is_empty() {
@@ -392,22 +391,24 @@ impl StateSync {
                     target: "state_sync", %peer, asked = asked.len(), delivered = delivered.len(),
                     processed, duplicate, unexpected, ?elapsed, "delivery"
                 );
-                self.peers.set_node_data_idle(&peer, delivered.len(), elapsed);
+                lease.release(delivered.len(), elapsed);
                 // A peer that delivered something may have been cut short by a size limit: it may be
                 // asked for the rest again.
                 may_ask_again = !delivered.is_empty();
             }
             Outcome::TimedOut { elapsed } => {
-                debug!(target: "state_sync", %peer, items = request.len(), ?elapsed, "request timed out");
-                if request.len() <= 2 {
+                debug!(target: "state_sync", %peer, items = hashes.len(), ?elapsed, "request timed out");
+                if hashes.len() <= 2 {
                     // Two items is the least requested: if even that times out, the peer is of no use.
-                    fault = Some(DropReason::Stalling { items: request.len() });
+                    fault = Some(DropReason::Stalling { items: hashes.len() });
                 }
-                self.peers.set_node_data_idle(&peer, 0, elapsed);
+                lease.release_timed_out(elapsed);
                 may_ask_again = true;
             }
             Outcome::Dropped { cause } => {
-                debug!(target: "state_sync", %peer, items = request.len(), ?cause, "request dropped");
+                debug!(target: "state_sync", %peer, items = hashes.len(), ?cause, "request dropped");
+                // Measures nothing: the peer is gone, or never got the request.
+                drop(lease);
                 // Says nothing about the data: the peer may be asked again (a peer that reconnects
                 // comes back under the same id).
                 may_ask_again = true;
@@ -415,22 +416,20 @@ impl StateSync {
                 // answer, no timeout would ever free it. Drop this connection, if it is still the
                 // one registered (a lost connection is unregistered by the tracker).
                 if cause == DroppedBecause::SendFailed
-                    && self.peers.get(&peer).is_some_and(|registered| same_peer(&registered, request.peer()))
+                    && self.peers.get(&peer).is_some_and(|registered| same_peer(&registered, &peer_handle))
                 {
                     fault = Some(DropReason::SendFailed);
                 }
-                // Otherwise not set idle: the peer is gone (or already busy with the request that
-                // replaced it).
             }
         }
         if let Some(reason) = fault {
             // A peer at fault is not asked for these hashes again; one that merely could not be
             // reached may be, should it come back.
             may_ask_again &= !reason.is_peer_fault();
-            self.drop_peer(request.peer(), reason).await;
+            self.drop_peer(&peer_handle, reason).await;
         }
         let mut retried = 0;
-        for hash in request.hashes() {
+        for hash in &hashes {
             if !delivered.contains(hash) && self.tasks.retry(*hash, &peer, may_ask_again) {
                 retried += 1;
             }

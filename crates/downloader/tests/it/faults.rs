@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use downloader::{DownloadError, Downloader, DownloaderConfig, DropReason};
 use kvdb::{KeyValueStore, MemoryStore};
-use peers::{Behaviour, DisconnectReason, Fault, Peer, PeerError, PeerId, H256};
+use peers::{
+    Behaviour, Capabilities, DisconnectReason, Fault, Peer, PeerError, PeerId, PeerRequest, RequestKind,
+};
 use tokio::time::Instant;
 
 use crate::fixtures::*;
@@ -78,7 +80,7 @@ async fn each_fault_next_to_an_honest_peer() {
             }
             Fate::Starved => {
                 assert!(dropped.is_empty(), "{name}: dropped {dropped:?}");
-                let stats = peers.stats(&"a-faulty".into()).expect("registered");
+                let stats = peers.stats(&"a-faulty".into(), RequestKind::NodeData).expect("registered");
                 assert_eq!(stats.items_per_sec, 0.0, "{name}: not starved");
             }
             Fate::Useful => assert!(dropped.is_empty(), "{name}: dropped {dropped:?}"),
@@ -251,8 +253,12 @@ impl Peer for UnsendablePeer {
         &self.id
     }
 
-    async fn request_node_data(&self, _: u64, hashes: Vec<H256>) -> Result<(), PeerError> {
-        Err(PeerError::RequestTooLarge { peer: self.id.clone(), count: hashes.len(), max: 0 })
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NODE_DATA
+    }
+
+    async fn request(&self, _: u64, request: PeerRequest) -> Result<(), PeerError> {
+        Err(PeerError::RequestTooLarge { peer: self.id.clone(), count: request.items(), max: 0 })
     }
 
     async fn disconnect(&self, _: DisconnectReason) {
@@ -315,10 +321,14 @@ async fn junk_answered_during_spindown_is_not_credited() {
     let id = PeerId::new("garbage");
     // The answer comes after the latency, while the fetcher spins down; then the peer is idle.
     let idle = async {
-        while !peers.stats(&id).expect("registered").idle {
+        while !peers.stats(&id, RequestKind::NodeData).expect("registered").idle {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
     tokio::time::timeout(Duration::from_secs(600), idle).await.expect("the peer is set idle after spindown");
-    assert_eq!(peers.stats(&id).expect("registered").items_per_sec, 0.0, "junk credited");
+    assert_eq!(
+        peers.stats(&id, RequestKind::NodeData).expect("registered").items_per_sec,
+        0.0,
+        "junk credited"
+    );
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use peers::{
     peer_events, Behaviour, DisconnectCause, DisconnectReason, Fault, InProcessPeer, Peer, PeerError,
-    PeerEvent, PeerEventReceiver, H256,
+    PeerEvent, PeerEventReceiver, PeerResponse, H256,
 };
 use tokio::time::Instant;
 
@@ -32,7 +32,7 @@ async fn answer(
     let start = Instant::now();
     peer.request_node_data(7, hashes).await.unwrap();
     match next(inbox).await {
-        Some(PeerEvent::NodeData { peer: id, request_id: 7, blobs }) => {
+        Some(PeerEvent::Response { peer: id, request_id: 7, response: PeerResponse::NodeData { blobs } }) => {
             assert_eq!(id.as_str(), "p");
             (blobs, start.elapsed())
         }
@@ -117,7 +117,7 @@ async fn wrong_request_id_answers_under_an_id_never_sent() {
     let (peer, mut inbox) = peer_with(Behaviour::faulty(Fault::WrongRequestId));
     peer.request_node_data(7, hashes(0..2)).await.unwrap();
     match next(&mut inbox).await {
-        Some(PeerEvent::NodeData { request_id, blobs: got, .. }) => {
+        Some(PeerEvent::Response { request_id, response: PeerResponse::NodeData { blobs: got }, .. }) => {
             assert_ne!(request_id, 7);
             assert_eq!(got, blobs(0..2));
         }
@@ -130,7 +130,11 @@ async fn answer_twice_sends_the_answer_twice() {
     let (peer, mut inbox) = peer_with(Behaviour::faulty(Fault::AnswerTwice).with_latency(LATENCY));
     let (first, _) = answer(&peer, &mut inbox, hashes(0..2)).await;
     match next(&mut inbox).await {
-        Some(PeerEvent::NodeData { request_id: 7, blobs: second, .. }) => assert_eq!(second, first),
+        Some(PeerEvent::Response {
+            request_id: 7,
+            response: PeerResponse::NodeData { blobs: second },
+            ..
+        }) => assert_eq!(second, first),
         other => panic!("{other:?}"),
     }
     assert_eq!(next(&mut inbox).await, None);
@@ -204,7 +208,7 @@ async fn concurrent_requests_with_latency_arrive_in_virtual_time() {
     let mut seen = Vec::new();
     for _ in 0..10 {
         match next(&mut inbox).await {
-            Some(PeerEvent::NodeData { request_id, blobs, .. }) => {
+            Some(PeerEvent::Response { request_id, response: PeerResponse::NodeData { blobs }, .. }) => {
                 assert_eq!(blobs, vec![node_blob(request_id)]);
                 seen.push(request_id);
             }

@@ -1,5 +1,6 @@
 //! Integration tests of the peers crate, one module per topic.
 
+mod exchange;
 mod fixtures;
 mod in_process;
 mod peer_set;

@@ -3,13 +3,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use peers::{peer_events, InProcessPeer, PeerError, PeerId, PeerNotice, PeerSet, PeerSetConfig};
+use peers::{
+    peer_events, Capabilities, InProcessPeer, Peer, PeerError, PeerId, PeerNotice, PeerSet, PeerSetConfig,
+    RequestKind,
+};
 
 use crate::fixtures::*;
 
 fn peer(name: &str) -> Arc<InProcessPeer> {
     let (events, _inbox) = peer_events(1);
     InProcessPeer::new(name, store(0), events)
+}
+
+/// One node-data request of `name`'s, answered with `delivered` items after `elapsed`.
+fn measure(set: &PeerSet, name: &str, delivered: usize, elapsed: Duration) {
+    set.lease(&name.into(), RequestKind::NodeData).expect("idle").release(delivered, elapsed);
 }
 
 #[tokio::test]
@@ -68,7 +76,7 @@ async fn idle_peers_are_sorted_by_capacity_and_busy_ones_excluded() {
     }
     // Every peer starts at the set's mean throughput: nothing measured yet, so one item each,
     // in id order.
-    let idle = set.node_data_idle_peers();
+    let idle = set.idle_peers(RequestKind::NodeData);
     let order: Vec<_> = idle.iter().map(|p| (p.peer.id().to_string(), p.capacity)).collect();
     assert_eq!(
         order,
@@ -76,13 +84,11 @@ async fn idle_peers_are_sorted_by_capacity_and_busy_ones_excluded() {
     );
 
     for (name, delivered) in [("fast", 300), ("medium", 100), ("slow", 10)] {
-        let id = PeerId::from(name);
-        set.mark_busy(&id);
-        set.set_node_data_idle(&id, delivered, Duration::from_secs(1));
+        measure(&set, name, delivered, Duration::from_secs(1));
     }
     let target = set.target_rtt();
     assert_eq!(target, Duration::from_secs(18), "no tuning yet: 0.9 x 20 s");
-    let idle = set.node_data_idle_peers();
+    let idle = set.idle_peers(RequestKind::NodeData);
     let names: Vec<_> = idle.iter().map(|p| p.peer.id().to_string()).collect();
     assert_eq!(names, ["fast", "medium", "slow", "fresh"]);
     let capacities: Vec<_> = idle.iter().map(|p| p.capacity).collect();
@@ -90,20 +96,21 @@ async fn idle_peers_are_sorted_by_capacity_and_busy_ones_excluded() {
     // = 183; slow: ceil(1 + 1.01 x 1 x 18) = 20; fresh: 1.
     assert_eq!(capacities, [384, 183, 20, 1]);
 
-    set.mark_busy(&"fast".into());
-    set.mark_busy(&"slow".into());
-    let names: Vec<_> = set.node_data_idle_peers().iter().map(|p| p.peer.id().to_string()).collect();
+    let fast = set.lease(&"fast".into(), RequestKind::NodeData).expect("idle");
+    let _slow = set.lease(&"slow".into(), RequestKind::NodeData).expect("idle");
+    assert!(set.lease(&"fast".into(), RequestKind::NodeData).is_none(), "leased once at a time");
+    let names: Vec<_> =
+        set.idle_peers(RequestKind::NodeData).iter().map(|p| p.peer.id().to_string()).collect();
     assert_eq!(names, ["medium", "fresh"]);
-    assert!(!set.stats(&"fast".into()).unwrap().idle);
+    assert!(!set.stats(&"fast".into(), RequestKind::NodeData).unwrap().idle);
 
     // A timeout (nothing delivered) makes the peer idle again with the minimum capacity.
-    set.set_node_data_idle(&"fast".into(), 0, set.request_timeout());
-    let idle = set.node_data_idle_peers();
+    fast.release_timed_out(set.request_timeout());
+    let idle = set.idle_peers(RequestKind::NodeData);
     let fast = idle.iter().find(|p| p.peer.id().as_str() == "fast").unwrap();
     assert_eq!(fast.capacity, 1);
-    // Unknown peers are ignored.
-    set.mark_busy(&"nobody".into());
-    set.set_node_data_idle(&"nobody".into(), 5, Duration::from_secs(1));
+    // Unknown peers cannot be leased.
+    assert!(set.lease(&"nobody".into(), RequestKind::NodeData).is_none());
 }
 
 #[tokio::test(start_paused = true)]
@@ -111,10 +118,10 @@ async fn a_newcomer_starts_from_the_mean_throughput() {
     let set = PeerSet::default();
     set.register(peer("a")).unwrap();
     set.register(peer("b")).unwrap();
-    set.set_node_data_idle(&"a".into(), 100, Duration::from_secs(1)); // 10 items/s
-    set.set_node_data_idle(&"b".into(), 300, Duration::from_secs(1)); // 30 items/s
+    measure(&set, "a", 100, Duration::from_secs(1)); // 10 items/s
+    measure(&set, "b", 300, Duration::from_secs(1)); // 30 items/s
     set.register(peer("c")).unwrap();
-    let stats = set.stats(&"c".into()).unwrap();
+    let stats = set.stats(&"c".into(), RequestKind::NodeData).unwrap();
     assert!((stats.items_per_sec - 20.0).abs() < 1e-9);
     assert!(stats.idle);
 }
@@ -127,9 +134,9 @@ async fn target_rtt_and_timeout_tune_towards_measured_round_trips() {
     assert_eq!(set.request_timeout(), Duration::from_secs(60));
     // The peer answers in 2 s, many times, while (virtual) time passes.
     for _ in 0..200 {
-        set.mark_busy(&"a".into());
+        let lease = set.lease(&"a".into(), RequestKind::NodeData).expect("idle");
         tokio::time::advance(Duration::from_secs(2)).await;
-        set.set_node_data_idle(&"a".into(), 50, Duration::from_secs(2));
+        lease.release(50, Duration::from_secs(2));
         let _ = set.target_rtt();
     }
     let target = set.target_rtt();
@@ -137,4 +144,56 @@ async fn target_rtt_and_timeout_tune_towards_measured_round_trips() {
     let timeout = set.request_timeout();
     assert!(timeout < Duration::from_secs(8), "timeout {timeout:?} converges towards 3 x 2 s");
     assert!(timeout >= Duration::from_secs(6));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_is_released_exactly_once_however_it_ends() {
+    let set = PeerSet::default();
+    set.register(peer("a")).unwrap();
+    let idle = |set: &PeerSet| set.stats(&"a".into(), RequestKind::NodeData).unwrap().idle;
+
+    // Released with a measurement.
+    let lease = set.lease(&"a".into(), RequestKind::NodeData).expect("idle");
+    assert!(!idle(&set));
+    lease.release(100, Duration::from_secs(1));
+    assert!(idle(&set));
+    let rate = set.stats(&"a".into(), RequestKind::NodeData).unwrap().items_per_sec;
+    assert!((rate - 10.0).abs() < 1e-9, "measured: {rate}");
+
+    // Dropped: idle again, nothing measured.
+    let lease = set.lease(&"a".into(), RequestKind::NodeData).expect("idle");
+    assert_eq!(lease.capacity(), 183, "ceil(1 + 1.01 x 10 items/s x 18 s target)");
+    drop(lease);
+    assert!(idle(&set));
+    assert_eq!(set.stats(&"a".into(), RequestKind::NodeData).unwrap().items_per_sec, rate);
+
+    // A lease outliving its peer's registration releases nothing of the next connection under the
+    // same id.
+    let old = set.lease(&"a".into(), RequestKind::NodeData).expect("idle");
+    set.unregister(&"a".into());
+    set.register(peer("a")).unwrap();
+    let new = set.lease(&"a".into(), RequestKind::NodeData).expect("the new connection is idle");
+    drop(old);
+    assert!(!idle(&set), "the new connection's lease still holds it");
+    assert!(set.lease(&"a".into(), RequestKind::NodeData).is_none());
+    drop(new);
+    assert!(idle(&set));
+}
+
+#[tokio::test(start_paused = true)]
+async fn leases_and_rates_are_per_kind_and_only_for_kinds_served() {
+    let set = PeerSet::default();
+    set.register(peer("a")).unwrap();
+    assert_eq!(set.capabilities(&"a".into()), Some(Capabilities::NODE_DATA));
+    assert_eq!(peer("x").capabilities(), Capabilities::NODE_DATA);
+    // The in-process peer serves node data only: no snap lease, no snap idle list.
+    assert!(set.lease(&"a".into(), RequestKind::AccountRange).is_none());
+    assert!(set.idle_peers(RequestKind::ByteCodes).is_empty());
+    let _busy = set.lease(&"a".into(), RequestKind::NodeData).expect("idle");
+    assert!(set.idle_peers(RequestKind::NodeData).is_empty());
+    let other_kind = set.stats(&"a".into(), RequestKind::TrieNodes).unwrap();
+    assert!(other_kind.idle, "busy with node data only");
+    // Request ids are unique across everyone asking the set's peers.
+    let (first, second) = (set.next_request_id(), set.clone().next_request_id());
+    assert!(second > first);
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use kvdb::{KeyValueStore, Namespace, WriteBatch};
 use peers::{
     encode_frame, peer_events, DisconnectCause, DisconnectReason, Message, Peer, PeerError, PeerEvent,
-    PeerEventReceiver, ServerConfig, TcpConfig, TcpPeer, WireError, H256, MAX_FRAME_BYTES,
+    PeerEventReceiver, PeerResponse, ServerConfig, TcpConfig, TcpPeer, WireError, H256, MAX_FRAME_BYTES,
     MAX_RESPONSE_FRAME_BYTES, SOFT_RESPONSE_BYTES,
 };
 use tokio::io::AsyncWriteExt;
@@ -47,15 +47,19 @@ async fn request_and_receive(store: std::sync::Arc<dyn KeyValueStore>) {
     peer.request_node_data(43, vec![node_hash(1)]).await.unwrap();
     assert_eq!(
         next(&mut inbox).await,
-        PeerEvent::NodeData {
+        PeerEvent::Response {
             peer: peer.id().clone(),
             request_id: 42,
-            blobs: vec![node_blob(3), code_blob(), node_blob(0)]
+            response: PeerResponse::NodeData { blobs: vec![node_blob(3), code_blob(), node_blob(0)] }
         }
     );
     assert_eq!(
         next(&mut inbox).await,
-        PeerEvent::NodeData { peer: peer.id().clone(), request_id: 43, blobs: vec![node_blob(1)] }
+        PeerEvent::Response {
+            peer: peer.id().clone(),
+            request_id: 43,
+            response: PeerResponse::NodeData { blobs: vec![node_blob(1)] }
+        }
     );
 
     peer.disconnect(DisconnectReason::Requested).await;
@@ -135,7 +139,7 @@ async fn a_server_announcing_a_huge_frame_is_dropped_at_once() {
     assert_eq!(
         cause,
         DisconnectCause::ProtocolBreach {
-            error: WireError::FrameTooLarge { len: MAX_FRAME_BYTES + 1, max: MAX_FRAME_BYTES }
+            error: WireError::FrameTooLarge { len: MAX_FRAME_BYTES + 1, max: MAX_FRAME_BYTES }.into()
         }
     );
     assert!(cause.is_peer_fault());
@@ -144,11 +148,14 @@ async fn a_server_announcing_a_huge_frame_is_dropped_at_once() {
 #[tokio::test]
 async fn a_server_sending_garbage_or_a_second_status_is_dropped() {
     let cause = breach_from_server(vec![0, 0, 0, 2, 0x33, 0xc0]).await;
-    assert_eq!(cause, DisconnectCause::ProtocolBreach { error: WireError::UnknownCode { code: 0x33 } });
+    assert_eq!(
+        cause,
+        DisconnectCause::ProtocolBreach { error: WireError::UnknownCode { code: 0x33 }.into() }
+    );
     let cause = breach_from_server(encode_frame(&status(1, 1)).unwrap()).await;
     assert_eq!(
         cause,
-        DisconnectCause::ProtocolBreach { error: WireError::UnexpectedMessage { message: "Status" } }
+        DisconnectCause::ProtocolBreach { error: WireError::UnexpectedMessage { message: "Status" }.into() }
     );
 }
 
@@ -197,7 +204,7 @@ fn answer(request_id: u64) -> Message {
 
 fn answered(peer: &TcpPeer, request_id: u64) -> PeerEvent {
     let Message::NodeData { blobs, .. } = answer(request_id) else { unreachable!() };
-    PeerEvent::NodeData { peer: peer.id().clone(), request_id, blobs }
+    PeerEvent::Response { peer: peer.id().clone(), request_id, response: PeerResponse::NodeData { blobs } }
 }
 
 #[tokio::test]
@@ -216,7 +223,11 @@ async fn a_response_of_one_large_blob_is_accepted() {
     peer.request_node_data(1, vec![H256::repeat_byte(0xb1), node_hash(0)]).await.unwrap();
     assert_eq!(
         next(&mut inbox).await,
-        PeerEvent::NodeData { peer: peer.id().clone(), request_id: 1, blobs: vec![big] }
+        PeerEvent::Response {
+            peer: peer.id().clone(),
+            request_id: 1,
+            response: PeerResponse::NodeData { blobs: vec![big] }
+        }
     );
     server.shut_down().await;
 }
@@ -303,10 +314,14 @@ async fn a_flooding_server_cannot_crowd_out_another_peers_answers() {
             PeerEvent::Disconnected {
                 peer: flooding.id().clone(),
                 cause: DisconnectCause::ProtocolBreach {
-                    error: WireError::UnrequestedResponses { count: 9, max: 8 }
+                    error: WireError::UnrequestedResponses { count: 9, max: 8 }.into()
                 }
             },
-            PeerEvent::NodeData { peer: peer.id().clone(), request_id: 1, blobs: vec![node_blob(0)] },
+            PeerEvent::Response {
+                peer: peer.id().clone(),
+                request_id: 1,
+                response: PeerResponse::NodeData { blobs: vec![node_blob(0)] }
+            },
         ]
     );
     assert_eq!(
@@ -354,7 +369,7 @@ async fn close_while_the_channel_is_full(
         heard,
         (Received::Message(Message::Disconnect { reason: DisconnectReason::Requested }), Received::Closed)
     );
-    let PeerEvent::NodeData { request_id: 1, .. } = next(&mut inbox).await else {
+    let PeerEvent::Response { request_id: 1, .. } = next(&mut inbox).await else {
         panic!("the first answer")
     };
     assert_eq!(

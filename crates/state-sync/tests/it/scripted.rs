@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kvdb::{KeyValueStore, MemoryStore, Namespace};
-use peers::{DisconnectReason, Peer, PeerError, PeerId, PeerSet, H256};
+use peers::{Capabilities, DisconnectReason, Peer, PeerError, PeerId, PeerRequest, PeerSet, RequestKind};
 use state_sync::{
     Checkpoint, DropReason, Finished, Outcome, Request, StateSync, StateSyncConfig, StateSyncError,
     StateSyncReport, TrackerLink,
@@ -26,7 +26,10 @@ impl Peer for ScriptedPeer {
     fn id(&self) -> &PeerId {
         &self.id
     }
-    async fn request_node_data(&self, _: u64, _: Vec<H256>) -> Result<(), PeerError> {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NODE_DATA
+    }
+    async fn request(&self, _: u64, _: PeerRequest) -> Result<(), PeerError> {
         Ok(())
     }
     async fn disconnect(&self, _: DisconnectReason) {
@@ -117,7 +120,8 @@ async fn a_timed_out_request_of_two_items_or_fewer_drops_the_peer() {
     let second = harness.next().await;
     assert_eq!(second.peer_id().as_str(), "b");
     assert!(harness.peers[0].disconnected.load(Ordering::SeqCst), "the stalling peer is disconnected");
-    harness.finish(second.clone(), harness.honest(&second)).await;
+    let outcome = harness.honest(&second);
+    harness.finish(second, outcome).await;
     let (result, local) = harness.serve_honestly().await;
     let report = result.expect("b completes the sync");
     assert_eq!(report.peers_dropped, vec![(PeerId::new("a"), DropReason::Stalling { items: 1 })]);
@@ -134,7 +138,8 @@ async fn garbage_drops_the_peer_and_its_hashes_go_to_another() {
     assert_eq!((second.peer_id().as_str(), second.hashes()), ("b", &[harness.root][..]));
     assert_eq!(harness.handle.progress().unexpected, 2);
     assert_eq!(harness.handle.progress().retried, 1);
-    harness.finish(second.clone(), harness.honest(&second)).await;
+    let outcome = harness.honest(&second);
+    harness.finish(second, outcome).await;
     let entries = harness.entries.len() as u64;
     let (result, local) = harness.serve_honestly().await;
     let report = result.expect("sync");
@@ -146,7 +151,8 @@ async fn garbage_drops_the_peer_and_its_hashes_go_to_another() {
 async fn partial_answers_let_the_peer_be_asked_again() {
     let mut harness = Harness::start(&["a"], StateSyncConfig::default());
     let root = harness.next().await;
-    harness.finish(root.clone(), harness.honest(&root)).await;
+    let outcome = harness.honest(&root);
+    harness.finish(root, outcome).await;
     let children = harness.next().await;
     assert!(!children.is_empty());
     // Deliver only the first child: the peer delivered something, so it may be asked for the rest.
@@ -161,7 +167,8 @@ async fn partial_answers_let_the_peer_be_asked_again() {
             rest.iter().all(|h| again.hashes().contains(h)),
             "the undelivered hashes are asked again first"
         );
-        harness.finish(again.clone(), harness.honest(&again)).await;
+        let outcome = harness.honest(&again);
+        harness.finish(again, outcome).await;
     }
     let (result, _) = harness.serve_honestly().await;
     assert!(result.expect("sync").peers_dropped.is_empty());
@@ -173,7 +180,8 @@ async fn commits_past_the_threshold_and_on_cancel_with_the_checkpoint() {
     let mut harness = Harness::start(&["a"], config);
     for _ in 0..6 {
         let request = harness.next().await;
-        harness.finish(request.clone(), harness.honest(&request)).await;
+        let outcome = harness.honest(&request);
+        harness.finish(request, outcome).await;
     }
     // Let the sync process the last delivery (and commit).
     let request = harness.next().await;
@@ -208,7 +216,8 @@ async fn cancel_forces_a_commit_of_everything_processed() {
     };
     for _ in 0..4 {
         let request = harness.next().await;
-        harness.finish(request.clone(), harness.honest(&request)).await;
+        let outcome = harness.honest(&request);
+        harness.finish(request, outcome).await;
     }
     // The fifth request means the fourth delivery was processed.
     let request = harness.next().await;
@@ -235,13 +244,17 @@ async fn a_delivery_left_in_the_channel_when_the_sync_ends_releases_its_peer() {
     let mut harness = Harness::start(&["a"], StateSyncConfig::default());
     let request = harness.next().await;
     let id = PeerId::new("a");
-    assert!(!harness.set.stats(&id).expect("registered").idle, "busy with the request");
+    assert!(
+        !harness.set.stats(&id, RequestKind::NodeData).expect("registered").idle,
+        "busy with the request"
+    );
     // Handed over, then cancelled, before the sync task runs again: its loop takes the cancel first.
-    harness.finish(request.clone(), harness.honest(&request)).await;
+    let outcome = harness.honest(&request);
+    harness.finish(request, outcome).await;
     harness.handle.cancel();
     let result = harness.task.await.expect("no panic");
     assert!(matches!(result, Err(StateSyncError::Cancelled)), "{result:?}");
-    let stats = harness.set.stats(&id).expect("registered");
+    let stats = harness.set.stats(&id, RequestKind::NodeData).expect("registered");
     assert!(stats.idle, "released");
     assert!(stats.items_per_sec > 0.0, "credited with what it delivered");
 }
