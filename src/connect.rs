@@ -2,11 +2,14 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
+use eth_peer::{EthConfig, EthPeer};
 use peers::{
-    peer_events, Exchange, PeerEventReceiver, PeerId, PeerRequest, PeerSet, Reply, TcpConfig, TcpPeer,
+    peer_events, Exchange, Peer, PeerEventReceiver, PeerId, PeerRequest, PeerSet, Reply, TcpConfig, TcpPeer,
 };
+use rlpx::Enode;
 use tokio::task::JoinSet;
 use trie_sync::keccak256;
 
@@ -18,16 +21,56 @@ const EVENTS_PER_PEER: usize = 64;
 /// How long the peers have to answer whether they hold the root.
 const ROOT_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Resolves each `--peer` argument (`host:port`) to one socket address.
-pub fn resolve_peers(inputs: &[String]) -> Result<Vec<SocketAddr>> {
+/// A peer to connect to: wire v1 over TCP, or an Ethereum node over RLPx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerAddress {
+    /// A wire v1 server (`host:port`).
+    Wire(SocketAddr),
+    /// An Ethereum node (`enode://PUBKEY@HOST:PORT`), spoken to with RLPx and eth/66.
+    Rlpx(Enode),
+}
+
+impl PeerAddress {
+    /// Whether this is an RLPx peer.
+    pub fn is_rlpx(&self) -> bool {
+        matches!(self, PeerAddress::Rlpx(_))
+    }
+}
+
+impl std::fmt::Display for PeerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerAddress::Wire(addr) => write!(f, "{addr}"),
+            PeerAddress::Rlpx(enode) => write!(f, "{enode}"),
+        }
+    }
+}
+
+/// Parses each `--peer` argument: `enode://PUBKEY@HOST:PORT` (RLPx) or `host:port` (wire v1),
+/// resolved to one socket address.
+pub fn resolve_peers(inputs: &[String]) -> Result<Vec<PeerAddress>> {
     inputs
         .iter()
         .map(|input| {
             let bad = |reason: String| Error::BadPeerAddress { input: input.clone(), reason };
+            if input.starts_with("enode://") {
+                return input.parse::<Enode>().map(PeerAddress::Rlpx).map_err(|error| bad(error.to_string()));
+            }
             let mut addrs = input.to_socket_addrs().map_err(|error| bad(error.to_string()))?;
-            addrs.next().ok_or_else(|| bad("resolves to no address".into()))
+            addrs.next().map(PeerAddress::Wire).ok_or_else(|| bad("resolves to no address".into()))
         })
         .collect()
+}
+
+/// A connected peer, for reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConnectedPeer {
+    /// Its id in the peer set.
+    pub id: String,
+    /// The address it was reached at.
+    pub address: String,
+    /// The software it says it runs (RLPx peers), if known.
+    pub client: Option<String>,
 }
 
 /// Connected peers, registered in a set, with the channel their events come on.
@@ -37,40 +80,81 @@ pub struct ConnectedPeers {
     pub set: PeerSet,
     /// Their answers and disconnections.
     pub events: PeerEventReceiver,
+    /// Who they are.
+    pub connected: Vec<ConnectedPeer>,
     /// The peers that could not be connected to, and why (one line each).
     pub failed: Vec<String>,
 }
 
-/// Connects to every address at once; fails with [`Error::NoPeers`] if none can be connected.
-pub async fn connect_peers(addrs: &[SocketAddr], config: &TcpConfig) -> Result<ConnectedPeers> {
+/// Connects to every peer at once (RLPx ones with `eth`, which they need); fails with
+/// [`Error::IncompatiblePeers`] if none can be used and at least one is on another chain or serves
+/// nothing we can use, else [`Error::NoPeers`] if none can be connected.
+pub async fn connect_peers(
+    addrs: &[PeerAddress],
+    config: &TcpConfig,
+    eth: Option<&EthConfig>,
+) -> Result<ConnectedPeers> {
+    if eth.is_none() && addrs.iter().any(PeerAddress::is_rlpx) {
+        return Err(Error::NoChain);
+    }
     let (sender, events) = peer_events(EVENTS_PER_PEER * addrs.len().max(1));
     let mut connecting = JoinSet::new();
-    for &addr in addrs {
-        let (config, sender) = (config.clone(), sender.clone());
-        connecting.spawn(async move { (addr, TcpPeer::connect(addr, config, sender).await) });
+    for addr in addrs {
+        let (addr, config, eth, sender) = (addr.clone(), config.clone(), eth.cloned(), sender.clone());
+        connecting.spawn(async move {
+            let connected = match (&addr, eth) {
+                (PeerAddress::Wire(socket), _) => TcpPeer::connect(*socket, config, sender)
+                    .await
+                    .map(|peer| peer as Arc<dyn Peer>)
+                    .map_err(|error| (false, error.to_string())),
+                (PeerAddress::Rlpx(enode), Some(eth)) => match EthPeer::connect(enode, &eth, sender).await {
+                    Ok(peer) if peer.capabilities().is_empty() => Err((
+                        true,
+                        format!(
+                            "{} speaks eth/{}: no node data",
+                            peer.client().unwrap_or("?"),
+                            peer.version().number()
+                        ),
+                    )),
+                    Ok(peer) => Ok(peer as Arc<dyn Peer>),
+                    Err(error) => Err((error.is_incompatible(), error.to_string())),
+                },
+                (PeerAddress::Rlpx(_), None) => Err((true, "no chain given".to_owned())),
+            };
+            (addr, connected)
+        });
     }
     drop(sender);
     let set = PeerSet::default();
-    let mut failed = Vec::new();
+    let (mut connected, mut failed, mut incompatible) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(joined) = connecting.join_next().await {
-        let (addr, connected) = joined.map_err(|error| Error::Task(error.to_string()))?;
-        match connected {
+        let (addr, result) = joined.map_err(|error| Error::Task(error.to_string()))?;
+        match result {
             Ok(peer) => {
-                tracing::info!(target: "statesync::sync", %addr, head_root = ?peer.remote_head_root(), "peer connected");
-                if let Err(error) = set.register(peer) {
-                    failed.push(format!("{addr}: {error}"));
+                let client = peer.client().map(str::to_owned);
+                tracing::info!(target: "statesync::sync", %addr, peer = %peer.id(), client = client.as_deref().unwrap_or("-"), "peer connected");
+                let id = peer.id().to_string();
+                match set.register(peer) {
+                    Ok(()) => connected.push(ConnectedPeer { id, address: addr.to_string(), client }),
+                    Err(error) => failed.push(format!("{addr}: {error}")),
                 }
             }
-            Err(error) => {
-                tracing::info!(target: "statesync::sync", %addr, %error, "cannot connect to peer");
-                failed.push(format!("{addr}: {error}"));
+            Err((is_incompatible, reason)) => {
+                tracing::info!(target: "statesync::sync", %addr, %reason, "cannot use peer");
+                if is_incompatible {
+                    incompatible.push(format!("{addr}: {reason}"));
+                }
+                failed.push(format!("{addr}: {reason}"));
             }
         }
     }
     if set.is_empty() {
+        if !incompatible.is_empty() {
+            return Err(Error::IncompatiblePeers { reasons: incompatible.join("; ") });
+        }
         return Err(Error::NoPeers { reasons: failed.join("; ") });
     }
-    Ok(ConnectedPeers { set, events, failed })
+    Ok(ConnectedPeers { set, events, connected, failed })
 }
 
 /// The root node as a peer delivered it, and who.

@@ -11,9 +11,11 @@ use trie_sync::SyntheticConfig;
 
 use crate::report::{human_bytes, human_duration, per_second};
 use crate::{
-    generate, parse_root, sync, verify, BoundServer, Error, OpenMode, Result, ServeOptions, StateSource,
-    StoreFault, StoreLocation, SyncOptions, SyncStatus, SyncSummary, VerifyReport,
+    eth_config, generate, parse_root, sync, synthetic_chain, verify, BoundRlpxServer, Error, OpenMode,
+    PeerAddress, Result, ServeOptions, StateSource, StoreFault, StoreLocation, SyncOptions, SyncStatus,
+    SyncSummary, VerifyReport,
 };
+use rlpx::NodeKey;
 
 /// Settings of the demo.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,8 +109,10 @@ pub async fn demo(
     );
     let root = parse_root(&generated.root)?;
 
+    let chain = synthetic_chain(root);
     let mut servers = Vec::new();
     let mut addrs: Vec<SocketAddr> = Vec::new();
+    let mut enodes: Vec<PeerAddress> = Vec::new();
     let mut faulty_peer = None;
     for index in 0..options.peers {
         let fault = options.fault.filter(|_| index + 1 == options.peers && options.peers > 1);
@@ -119,10 +123,13 @@ pub async fn demo(
             fault,
             idle_timeout: peers::TcpConfig::default().idle_timeout,
         };
-        let server = BoundServer::bind(source.clone(), &serve).await?;
-        addrs.push(server.local_addr());
+        let eth = eth_config(NodeKey::generate(), chain.clone());
+        let server = BoundRlpxServer::bind(source.clone(), serve.listen, eth, &serve).await?;
+        let enode = server.enode();
+        addrs.push(enode.addr);
+        enodes.push(PeerAddress::Rlpx(enode));
         if fault.is_some() {
-            faulty_peer = Some(server.local_addr().to_string());
+            faulty_peer = Some(enode.addr.to_string());
         }
         servers.push((server.shutdown_handle(), tokio::spawn(server.run())));
     }
@@ -137,14 +144,24 @@ pub async fn demo(
         .collect();
     say(
         out,
-        format!("2/4 serving it over wire v1 from {} peers on loopback: {}", addrs.len(), listing.join(", ")),
+        format!(
+            "2/4 serving it over RLPx (eth/66, network {}) from {} peers on loopback: {}",
+            chain.network_id,
+            addrs.len(),
+            listing.join(", ")
+        ),
     );
 
     let synced_location = StoreLocation::redb(dir.join("synced"));
     say(out, format!("3/4 syncing {root:?} from them into {}", dir.join("synced").display()));
     let synced = synced_location.open("demo", OpenMode::Create, true)?;
-    let sync_options =
-        SyncOptions { root, peers: addrs.clone(), network_id: 1, downloader: DownloaderConfig::default() };
+    let sync_options = SyncOptions {
+        root,
+        peers: enodes,
+        network_id: 1,
+        eth: Some(eth_config(NodeKey::generate(), chain)),
+        downloader: DownloaderConfig::default(),
+    };
     let summary = sync(synced.clone(), &sync_options, observe, std::future::pending()).await;
     for (stop, running) in servers {
         stop.shutdown();

@@ -113,6 +113,32 @@ pub enum Error {
         /// Why it is unusable.
         reason: String,
     },
+    /// An `enode://` peer was given without the chain to meet it on.
+    #[error("enode:// peers need the chain: pass --genesis FILE or --chain mainnet")]
+    NoChain,
+    /// The genesis file cannot describe a chain (config or header fields).
+    #[error("bad chain in {path}: {reason}")]
+    BadChain {
+        /// The genesis file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The node key file cannot be read or written.
+    #[error("node key {path}: {source}")]
+    NodeKey {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: rlpx::NodeKeyError,
+    },
+    /// Every peer that answered is of no use to us: another network, genesis or fork, or no protocol
+    /// we speak (each one line).
+    #[error("no usable peer: {reasons}")]
+    IncompatiblePeers {
+        /// Each peer's reason, `; `-separated.
+        reasons: String,
+    },
     /// None of the peers given could be connected to.
     #[error("no peer reachable: {reasons}")]
     NoPeers {
@@ -187,6 +213,10 @@ impl Error {
             | Error::Synthetic(_)
             | Error::Listen { .. }
             | Error::BadPeerAddress { .. }
+            | Error::NoChain
+            | Error::BadChain { .. }
+            | Error::NodeKey { .. }
+            | Error::IncompatiblePeers { .. }
             | Error::NoPeers { .. }
             | Error::RootUnavailable { .. } => true,
             Error::Interrupted { .. }

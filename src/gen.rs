@@ -1,13 +1,14 @@
 //! `statesync gen`: write a state into a database, from a synthetic generator or a genesis file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kvdb::{KeyValueStore, Namespace, WriteBatch};
-use trie_sync::{NodeHash, SyntheticConfig, SyntheticState};
+use serde_json::{Map, Value};
+use trie_sync::{NodeHash, SyntheticConfig, SyntheticState, EMPTY_CODE_HASH};
 
 use crate::store::{record_root, recorded_root};
-use crate::{Error, GenesisState, Result, StoreLocation, H256};
+use crate::{Error, GenesisError, GenesisState, Result, StoreLocation, H256};
 
 /// Entries per write batch: large enough to amortise a commit, small enough to bound memory.
 const ENTRIES_PER_BATCH: usize = 20_000;
@@ -162,4 +163,157 @@ fn held_state(store: &dyn KeyValueStore, location: &StoreLocation) -> Result<Opt
         Some(root) if store.contains(Namespace::TrieNodes, root.as_bytes())? => Ok(Some(root)),
         _ => Err(Error::NotEmpty { database: location.describe(), holds: None }),
     }
+}
+
+/// Chain id, and the network id to run a node with, of the private chain that [`export_genesis`]
+/// writes: not a public network's, so a node started from the file never meets a public peer.
+pub const EXPORT_CHAIN_ID: u64 = 1337;
+
+/// What `gen --export-genesis` wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExportReport {
+    /// The genesis file.
+    pub path: PathBuf,
+    /// The state root the file's `alloc` gives, `0x` and 64 hex digits.
+    pub root: String,
+    /// Accounts in `alloc`.
+    pub accounts: u64,
+    /// Accounts with code.
+    pub contracts: u64,
+    /// Storage slots over the distinct storage tries (an account sharing another's storage trie
+    /// repeats its slots in the file but not in this count, as in `gen`'s).
+    pub storage_slots: u64,
+    /// Distinct trie nodes of the state.
+    pub nodes: u64,
+    /// Distinct code blobs of the state.
+    pub codes: u64,
+    /// Size of the file.
+    pub bytes: u64,
+    /// Time taken, generation and writing.
+    #[serde(serialize_with = "crate::report::serialize_secs")]
+    pub elapsed: Duration,
+}
+
+/// Writes the synthetic state `config` describes as a go-ethereum genesis file at `path` (replacing
+/// it), so that another client loads the very state `gen` generates: `geth init` of the file gives
+/// the root `gen --accounts` gives, and `gen --genesis` of it the same root and counts.
+///
+/// The chain is a private one ([`genesis_chain_config`]), merged from its genesis block. A file that
+/// cannot be written is [`GenesisError::Write`].
+pub fn export_genesis(config: &SyntheticConfig, path: &Path) -> Result<ExportReport> {
+    let started = Instant::now();
+    let state = SyntheticState::generate(config)?;
+    let genesis = synthetic_genesis(&state);
+    let write_error = |source| Error::Genesis(GenesisError::Write { path: path.into(), source });
+    let text = serde_json::to_vec_pretty(&genesis).map_err(|e| write_error(e.into()))?;
+    std::fs::write(path, &text).map_err(write_error)?;
+    Ok(ExportReport {
+        path: path.into(),
+        root: format!("{:?}", state.root),
+        accounts: state.stats.accounts as u64,
+        contracts: state.stats.contracts as u64,
+        storage_slots: state.stats.storage_slots as u64,
+        nodes: state.nodes.len() as u64,
+        codes: state.codes.len() as u64,
+        bytes: text.len() as u64,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The genesis file of `state`: [`genesis_chain_config`] and a genesis block whose `alloc` is exactly
+/// the state.
+///
+/// Each account lists `balance` and `nonce` as `0x` quantities, `code` when it has some, and its
+/// storage trie's slots as full 32-byte words, slot index to value. go-ethereum hashes the address
+/// and the slot index into the trie keys and stores a value as the RLP of its bytes without leading
+/// zeros, as the generator does; a value is never zero, which a genesis file could not express (zero
+/// is no entry). Accounts that share a storage trie in the generator list the same slots, which gives
+/// the same, hash-keyed, subtrie.
+pub fn synthetic_genesis(state: &SyntheticState) -> Value {
+    let storages: Vec<Map<String, Value>> = state
+        .storages
+        .iter()
+        .map(|storage| {
+            storage
+                .slots
+                .iter()
+                .map(|(slot, value)| {
+                    let word = format!("0x{}", hex::encode(value.to_big_endian()));
+                    (format!("0x{}", hex::encode(slot)), Value::String(word))
+                })
+                .collect()
+        })
+        .collect();
+    let mut alloc = Map::new();
+    for entry in &state.accounts {
+        let account = &entry.account;
+        let mut fields = Map::new();
+        fields.insert("balance".into(), format!("{:#x}", account.balance).into());
+        fields.insert("nonce".into(), format!("{:#x}", account.nonce).into());
+        if account.code_hash != EMPTY_CODE_HASH {
+            let code = &state.codes[&account.code_hash];
+            fields.insert("code".into(), format!("0x{}", hex::encode(code)).into());
+        }
+        if let Some(index) = entry.storage {
+            fields.insert("storage".into(), Value::Object(storages[index].clone()));
+        }
+        alloc.insert(format!("0x{}", hex::encode(entry.address)), Value::Object(fields));
+    }
+    let mut genesis = genesis_header();
+    genesis.insert("config".into(), genesis_chain_config());
+    genesis.insert("alloc".into(), Value::Object(alloc));
+    Value::Object(genesis)
+}
+
+/// The `config` of an exported genesis file: chain [`EXPORT_CHAIN_ID`], every fork up to Shanghai
+/// active from block 0 (time 0), and merged at genesis (terminal total difficulty 0, already passed).
+/// go-ethereum v1.13.2 (the last serving `GetNodeData`) and v1.17 both load it and compute the same
+/// genesis block; v1.17 refuses a chain without a terminal total difficulty ("Geth only supports PoS
+/// networks"). Cancun is left out: v1.17 would then require a `blobSchedule` that v1.13 does not
+/// know, and the state does not depend on it.
+pub fn genesis_chain_config() -> Value {
+    let mut config = Map::new();
+    config.insert("chainId".into(), EXPORT_CHAIN_ID.into());
+    for fork in [
+        "homesteadBlock",
+        "eip150Block",
+        "eip155Block",
+        "eip158Block",
+        "byzantiumBlock",
+        "constantinopleBlock",
+        "petersburgBlock",
+        "istanbulBlock",
+        "muirGlacierBlock",
+        "berlinBlock",
+        "londonBlock",
+        "arrowGlacierBlock",
+        "grayGlacierBlock",
+        "mergeNetsplitBlock",
+    ] {
+        config.insert(fork.into(), 0.into());
+    }
+    config.insert("shanghaiTime".into(), 0.into());
+    config.insert("terminalTotalDifficulty".into(), 0.into());
+    config.insert("terminalTotalDifficultyPassed".into(), true.into());
+    Value::Object(config)
+}
+
+/// The genesis block's header fields of an exported file: zero difficulty (merged at genesis), a
+/// 30M gas limit and London's initial base fee, everything else zero.
+pub(crate) fn genesis_header() -> Map<String, Value> {
+    let zero_hash = format!("0x{}", "0".repeat(64));
+    let zero_address = format!("0x{}", "0".repeat(40));
+    [
+        ("nonce", "0x0"),
+        ("timestamp", "0x0"),
+        ("extraData", "0x"),
+        ("gasLimit", "0x1c9c380"),
+        ("difficulty", "0x0"),
+        ("baseFeePerGas", "0x3b9aca00"),
+        ("mixHash", zero_hash.as_str()),
+        ("coinbase", zero_address.as_str()),
+    ]
+    .into_iter()
+    .map(|(field, value)| (field.to_string(), Value::String(value.into())))
+    .collect()
 }

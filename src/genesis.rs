@@ -28,6 +28,14 @@ pub enum GenesisError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The file cannot be written (`gen --export-genesis`).
+    #[error("cannot write genesis file {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The file is not JSON.
     #[error("genesis file {path} is not valid JSON: {source}")]
     Json {

@@ -4,7 +4,9 @@
 //! This crate is the `statesync` command and a thin library over the layered crates it re-exports:
 //! - [`kvdb`]: the storage trait and its backends (in-memory, redb, fjall);
 //! - [`trie_sync`]: the node codec, trie builder, verification walk and sync scheduler (synchronous);
-//! - [`peers`]: the wire v1 protocol, TCP and in-process peers, the node-data server.
+//! - [`peers`]: the transport-neutral peer layer, the wire v1 protocol over TCP, the node-data server;
+//! - [`rlpx`], [`eth_wire`] and [`eth_peer`]: RLPx, the eth protocol's messages, and Ethereum peers
+//!   (and a server) built from them.
 //!
 //! The commands are functions here, so tests and the demo run them in-process: [`generate`] (`gen`),
 //! [`BoundServer`] (`serve`), [`verify`] (`verify`). Each fails with an [`Error`] that knows its exit
@@ -27,6 +29,7 @@
 //! # Features
 //! None: every backend is built in, since the command picks one at run time (`--backend`).
 
+mod chain;
 mod connect;
 mod demo;
 mod error;
@@ -40,14 +43,23 @@ mod store;
 mod sync;
 mod verify;
 
-pub use connect::{connect_peers, fetch_nodes, probe_root, resolve_peers, ConnectedPeers, RootProbe};
+pub use chain::{
+    eth_config, load_chain, load_node_key, synthetic_chain, ChainSpec, GETH_RULES, NODE_KEY_FILE,
+};
+pub use connect::{
+    connect_peers, fetch_nodes, probe_root, resolve_peers, ConnectedPeer, ConnectedPeers, PeerAddress,
+    RootProbe,
+};
 pub use demo::{demo, DemoOptions, DemoReport};
 pub use error::{Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
 pub use estimate::KeySpaceGauge;
 pub use fault::{FaultyStore, StoreFault};
-pub use gen::{generate, GenReport, StateSource};
+pub use gen::{
+    export_genesis, generate, genesis_chain_config, synthetic_genesis, ExportReport, GenReport, StateSource,
+    EXPORT_CHAIN_ID,
+};
 pub use genesis::{GenesisError, GenesisState};
-pub use serve::{shutdown_signal, BoundServer, ServeOptions};
+pub use serve::{shutdown_signal, BoundRlpxServer, BoundServer, ServeOptions};
 pub use store::{
     parse_root, record_root, recorded_root, Backend, OpenMode, StoreLocation, BULK_DURABILITY_EVERY,
     FJALL_DIR, HEAD_ROOT_KEY, REDB_FILE,
@@ -57,8 +69,11 @@ pub use trie_sync::H256;
 pub use verify::{verify, MissingReport, VerifyReport};
 
 pub use downloader;
+pub use eth_peer;
+pub use eth_wire;
 pub use kvdb;
 pub use peers;
+pub use rlpx;
 pub use trie_sync;
 
 /// The README's examples, compiled and run as doctests.

@@ -84,6 +84,11 @@ struct GenArgs {
     /// A go-ethereum style genesis file: its `alloc` (balance, nonce, code, storage) is the state.
     #[arg(long, value_name = "FILE", conflicts_with = "accounts")]
     genesis: Option<PathBuf>,
+    /// Also write the synthetic state as a go-ethereum genesis file (a private chain, id 1337, merged
+    /// at genesis), so another client can load the very same state. Without --db, only the file is
+    /// written.
+    #[arg(long, value_name = "FILE", requires = "accounts")]
+    export_genesis: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -97,9 +102,16 @@ struct ServeArgs {
     /// Peers served at once; more are told "too many peers" and closed.
     #[arg(long, value_name = "N", default_value_t = 50)]
     max_peers: usize,
-    /// Network id sent in the Status handshake; peers on another network are disconnected.
-    #[arg(long, value_name = "ID", default_value_t = 1)]
-    network_id: u64,
+    /// Network id sent in the Status handshake; peers on another network are disconnected [default:
+    /// the genesis file's chain id over RLPx, 1 otherwise].
+    #[arg(long, value_name = "ID")]
+    network_id: Option<u64>,
+    /// Also serve over RLPx (eth/66 GetNodeData, as go-ethereum v1.13 did) on this address; needs
+    /// --genesis or --chain. The enode URL is printed as the second line of stdout.
+    #[arg(long, value_name = "ADDR", requires = "ChainArgs")]
+    rlpx: Option<SocketAddr>,
+    #[command(flatten)]
+    chain: ChainArgs,
     /// Misbehave on purpose, for tests and demos.
     #[arg(long, value_enum, hide = true)]
     fault: Option<StoreFault>,
@@ -117,12 +129,16 @@ struct SyncArgs {
     /// State root to download (0x and 64 hex digits).
     #[arg(long, value_name = "HASH")]
     root: String,
-    /// A peer serving wire v1 (host:port); repeat for more peers.
+    /// A peer: an Ethereum node as `enode://PUBKEY@HOST:PORT` (RLPx, eth/66), or a wire v1 server
+    /// as `host:port`; repeat for more peers.
     #[arg(long = "peer", value_name = "ADDR", required = true)]
     peers: Vec<String>,
-    /// Network id for the Status handshake; peers on another network are disconnected.
-    #[arg(long, value_name = "ID", default_value_t = 1)]
-    network_id: u64,
+    /// Network id for the Status handshake; peers on another network are disconnected [default:
+    /// the genesis file's chain id for RLPx peers, 1 otherwise].
+    #[arg(long, value_name = "ID")]
+    network_id: Option<u64>,
+    #[command(flatten)]
+    chain: ChainArgs,
     /// Verified bytes held in memory before they are committed to the database. Larger batches write
     /// faster; a crash loses at most this much work (it is fetched again on restart).
     #[arg(long, value_name = "BYTES", default_value_t = statesync::downloader::DEFAULT_COMMIT_THRESHOLD,
@@ -133,6 +149,45 @@ struct SyncArgs {
     #[arg(long, value_name = "N", default_value_t = statesync::BULK_DURABILITY_EVERY,
           value_parser = clap::value_parser!(u32).range(1..))]
     durable_every: u32,
+}
+
+/// The chain RLPx peers must share with us, and who we are to them.
+#[derive(Debug, Args)]
+struct ChainArgs {
+    /// The chain of RLPx peers, from a go-ethereum genesis file (its hash and fork schedule are
+    /// computed; its config.chainId is the default network id).
+    #[arg(long = "genesis", value_name = "FILE", conflicts_with = "chain")]
+    chain_genesis: Option<PathBuf>,
+    /// The chain of RLPx peers by name.
+    #[arg(long, value_name = "NAME", value_parser = ["mainnet"])]
+    chain: Option<String>,
+    /// Our node key (secp256k1, 64 hex digits, go-ethereum's format); created if absent [default:
+    /// DIR/nodekey, created once]
+    #[arg(long, value_name = "FILE")]
+    node_key: Option<PathBuf>,
+}
+
+impl ChainArgs {
+    /// The chain asked for, if any.
+    fn spec(&self) -> Option<statesync::ChainSpec> {
+        match (&self.chain_genesis, &self.chain) {
+            (Some(path), _) => Some(statesync::ChainSpec::Genesis(path.clone())),
+            (None, Some(_)) => Some(statesync::ChainSpec::Mainnet),
+            (None, None) => None,
+        }
+    }
+
+    /// Our eth settings, when a chain is given.
+    fn eth(
+        &self,
+        network_id: Option<u64>,
+        db: Option<&std::path::Path>,
+    ) -> Result<Option<statesync::eth_peer::EthConfig>> {
+        let Some(spec) = self.spec() else { return Ok(None) };
+        let chain = statesync::load_chain(&spec, network_id)?;
+        let key = statesync::load_node_key(self.node_key.as_deref(), db)?;
+        Ok(Some(statesync::eth_config(key, chain)))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -231,19 +286,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let json = cli.json;
     match cli.command {
         Command::Gen(args) => {
-            let location = StoreLocation { backend: cli.backend, dir: args.db };
-            gen(&location, args.accounts, args.seed, args.contracts, args.max_slots, args.genesis, json)
+            let location = StoreLocation { backend: cli.backend, dir: args.db.clone() };
+            gen(&location, args, json)
         }
         Command::Serve(args) => {
-            let location = StoreLocation { backend: cli.backend, dir: args.db };
+            let location = StoreLocation { backend: cli.backend, dir: args.db.clone() };
             let options = ServeOptions {
                 listen: args.listen,
                 max_peers: args.max_peers,
-                network_id: args.network_id,
+                network_id: args.network_id.unwrap_or(1),
                 fault: args.fault,
                 idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
             };
-            serve(&location, &options, json)
+            let rlpx = match args.rlpx {
+                Some(addr) => match args.chain.eth(args.network_id, args.db.as_deref())? {
+                    Some(eth) => Some((addr, eth)),
+                    None => return Err(statesync::Error::NoChain.into()),
+                },
+                None => None,
+            };
+            serve(&location, &options, rlpx, json)
         }
         Command::Sync(args) => {
             let location = StoreLocation { backend: cli.backend, dir: args.db.clone() };
@@ -257,25 +319,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn gen(
-    location: &StoreLocation,
-    accounts: Option<usize>,
-    seed: u64,
-    contracts: f64,
-    max_slots: usize,
-    genesis: Option<PathBuf>,
-    json: bool,
-) -> Result<ExitCode> {
-    let source = match (genesis, accounts) {
+fn gen(location: &StoreLocation, args: GenArgs, json: bool) -> Result<ExitCode> {
+    let source = match (args.genesis, args.accounts) {
         (Some(path), _) => StateSource::Genesis(path),
         (None, Some(accounts)) => StateSource::Synthetic(SyntheticConfig {
-            seed,
+            seed: args.seed,
             accounts,
-            contract_fraction: contracts,
-            max_slots,
+            contract_fraction: args.contracts,
+            max_slots: args.max_slots,
         }),
         (None, None) => unreachable!("clap requires --accounts or --genesis"),
     };
+    if let (Some(path), StateSource::Synthetic(config)) = (&args.export_genesis, &source) {
+        let exported = statesync::export_genesis(config, path)?;
+        let only_the_file = location.dir.is_none();
+        if json && only_the_file {
+            println!("{}", serde_json::to_string(&exported)?);
+        } else if !json {
+            eprintln!(
+                "exported {} accounts ({} contracts, {} storage slots; {} trie nodes, {} code blobs) as a go-ethereum genesis file: {}, {} in {}",
+                exported.accounts,
+                exported.contracts,
+                exported.storage_slots,
+                exported.nodes,
+                exported.codes,
+                exported.path.display(),
+                human_bytes(exported.bytes),
+                human_duration(exported.elapsed),
+            );
+            if only_the_file {
+                println!("{}", exported.root);
+            }
+        }
+        if only_the_file {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     // Read the genesis file before touching the database, so a bad file leaves no empty database.
     if let StateSource::Genesis(path) = &source {
         statesync::GenesisState::read(path).map_err(statesync::Error::from)?;
@@ -312,22 +391,40 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(Into::into)
 }
 
-fn serve(location: &StoreLocation, options: &ServeOptions, json: bool) -> Result<ExitCode> {
+fn serve(
+    location: &StoreLocation,
+    options: &ServeOptions,
+    rlpx: Option<(SocketAddr, statesync::eth_peer::EthConfig)>,
+    json: bool,
+) -> Result<ExitCode> {
     let store = location.open("serve", OpenMode::ReadOnly, true)?;
     runtime()?.block_on(async {
         let stop_signal = statesync::shutdown_signal()?;
-        let server = BoundServer::bind(store, options).await?;
+        let server = BoundServer::bind(store.clone(), options).await?;
+        let rlpx = match rlpx {
+            Some((addr, eth)) => Some(statesync::BoundRlpxServer::bind(store, addr, eth, options).await?),
+            None => None,
+        };
         let addr = server.local_addr();
+        let enode = rlpx.as_ref().map(|server| server.enode().to_string());
         if json {
-            println!("{}", serde_json::json!({ "listening": addr.to_string() }));
+            println!("{}", serde_json::json!({ "listening": addr.to_string(), "enode": enode }));
         } else {
             println!("{addr}");
+            if let Some(enode) = &enode {
+                println!("{enode}");
+            }
         }
         let stop = server.shutdown_handle();
         let running = tokio::spawn(server.run());
+        let rlpx_running = rlpx.map(|server| (server.shutdown_handle(), tokio::spawn(server.run())));
         stop_signal.await;
         tracing::info!(target: "statesync::serve", "signal received, shutting down");
         stop.shutdown();
+        if let Some((stop, running)) = rlpx_running {
+            stop.shutdown();
+            running.await.map_err(|error| statesync::Error::Task(error.to_string()))?;
+        }
         running.await.map_err(|error| statesync::Error::Task(error.to_string()))?;
         Ok(ExitCode::SUCCESS)
     })
@@ -352,14 +449,34 @@ fn sync_into(
     location: &StoreLocation,
     args: &SyncArgs,
     root: statesync::H256,
-    peers: Vec<SocketAddr>,
+    peers: Vec<statesync::PeerAddress>,
     json: bool,
 ) -> Result<ExitCode> {
+    let eth = if peers.iter().any(statesync::PeerAddress::is_rlpx) {
+        match args.chain.eth(args.network_id, None)? {
+            Some(eth) => Some(eth),
+            None => return Err(statesync::Error::NoChain.into()),
+        }
+    } else {
+        None
+    };
     let store = location.open_durable_every("sync", OpenMode::Create, false, args.durable_every)?;
+    // The node key is kept beside the database once it exists.
+    let eth = match (eth, &location.dir, &args.chain.node_key) {
+        (Some(mut eth), Some(dir), None) => {
+            eth.node_key = std::sync::Arc::new(statesync::load_node_key(None, Some(dir))?);
+            Some(eth)
+        }
+        (eth, _, _) => eth,
+    };
+    if let Some(eth) = &eth {
+        tracing::info!(target: "statesync::sync", node = %eth.node_key.id(), network = eth.chain.network_id, genesis = ?eth.chain.genesis_hash, "speaking RLPx eth/66");
+    }
     let options = statesync::SyncOptions {
         root,
         peers,
-        network_id: args.network_id,
+        eth,
+        network_id: args.network_id.unwrap_or(1),
         downloader: statesync::downloader::DownloaderConfig {
             commit_threshold: args.commit_bytes,
             ..statesync::downloader::DownloaderConfig::default()
@@ -432,6 +549,9 @@ fn print_sync_summary(summary: &statesync::SyncSummary) {
         summary.peers_unreachable.len(),
         summary.peers_dropped.len()
     );
+    for peer in &summary.peers {
+        println!("    connected {} ({})", peer.address, peer.client.as_deref().unwrap_or("wire v1"));
+    }
     for failure in &summary.peers_unreachable {
         println!("    unreachable {failure}");
     }

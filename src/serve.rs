@@ -1,9 +1,11 @@
-//! `statesync serve`: answer wire v1 node-data requests from a database until told to stop.
+//! `statesync serve`: answer node-data requests from a database (wire v1, and RLPx eth/66) until
+//! told to stop.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use eth_peer::{EthConfig, EthServer, EthServerConfig, EthShutdown};
 use kvdb::KeyValueStore;
 use peers::{NodeDataServer, PeerError, ServerConfig, ShutdownHandle, TcpConfig};
 
@@ -69,6 +71,50 @@ impl BoundServer {
 
     /// A handle that stops it.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.server.shutdown_handle()
+    }
+
+    /// Serves until shut down, then waits for connections to close.
+    pub async fn run(self) {
+        self.server.run().await;
+    }
+}
+
+/// A bound RLPx server (eth/66 GetNodeData), not yet running: its enode is known, so a caller can
+/// announce it first.
+#[derive(Debug)]
+pub struct BoundRlpxServer {
+    server: EthServer,
+}
+
+impl BoundRlpxServer {
+    /// Binds an RLPx server on `addr` answering from `store` as `eth` says (our key, the chain), with
+    /// `options`' peer cap and fault.
+    pub async fn bind(
+        store: Arc<dyn KeyValueStore>,
+        addr: SocketAddr,
+        eth: EthConfig,
+        options: &ServeOptions,
+    ) -> Result<Self> {
+        let store: Arc<dyn KeyValueStore> = match options.fault {
+            Some(fault) => Arc::new(FaultyStore::new(store, fault)),
+            None => store,
+        };
+        let config = EthServerConfig { eth, max_peers: options.max_peers };
+        let server = EthServer::bind(addr, store, config).await.map_err(|error| match error {
+            eth_peer::Error::Bind { addr, source } => Error::Listen { addr, source },
+            other => Error::Task(other.to_string()),
+        })?;
+        Ok(Self { server })
+    }
+
+    /// Our enode URL.
+    pub fn enode(&self) -> rlpx::Enode {
+        self.server.enode()
+    }
+
+    /// A handle that stops it.
+    pub fn shutdown_handle(&self) -> EthShutdown {
         self.server.shutdown_handle()
     }
 

@@ -1,7 +1,6 @@
 //! `statesync sync`: download a state from peers into a database, resumably.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,10 @@ use peers::TcpConfig;
 use trie_sync::EMPTY_ROOT;
 
 use crate::store::{record_root, recorded_root};
-use crate::{connect_peers, fetch_nodes, probe_root, Error, KeySpaceGauge, Result, H256};
+use crate::{
+    connect_peers, fetch_nodes, probe_root, ConnectedPeer, Error, KeySpaceGauge, PeerAddress, Result, H256,
+};
+use eth_peer::EthConfig;
 
 /// How often the observer hears about progress.
 const PROGRESS_TICK: Duration = Duration::from_millis(250);
@@ -20,14 +22,16 @@ const PROGRESS_TICK: Duration = Duration::from_millis(250);
 const GAUGE_TICK: Duration = Duration::from_secs(1);
 
 /// Settings of `sync`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SyncOptions {
     /// The state root to download.
     pub root: H256,
     /// Peers to download from.
-    pub peers: Vec<SocketAddr>,
-    /// Network id for the Status handshake.
+    pub peers: Vec<PeerAddress>,
+    /// Network id for wire v1's Status handshake.
     pub network_id: u64,
+    /// Who we are to RLPx peers and the chain we meet them on; needed when any peer is RLPx.
+    pub eth: Option<EthConfig>,
     /// Request sizing, timeouts, commit threshold, stall detection.
     pub downloader: DownloaderConfig,
 }
@@ -69,6 +73,8 @@ pub struct SyncSummary {
     pub elapsed: Duration,
     /// Peers connected at the start.
     pub peers_connected: usize,
+    /// Who they are: id, address and (RLPx) the client they run.
+    pub peers: Vec<ConnectedPeer>,
     /// Peers that could not be connected to, and why.
     pub peers_unreachable: Vec<String>,
     /// Peers dropped during the sync, and why.
@@ -112,7 +118,7 @@ pub async fn sync(
     }
 
     let tcp = TcpConfig { network_id: options.network_id, ..TcpConfig::default() };
-    let mut peers = connect_peers(&options.peers, &tcp).await?;
+    let mut peers = connect_peers(&options.peers, &tcp, options.eth.as_ref()).await?;
     let probe = probe_root(&mut peers, root).await?;
     let top = fetch_nodes(&mut peers, &probe.holder, KeySpaceGauge::root_children(&probe.root_node)).await;
     let gauge = KeySpaceGauge::new(&probe.root_node, &top);
@@ -172,6 +178,7 @@ pub async fn sync(
         resumed_from: report.resumed.map_or(0, |checkpoint| checkpoint.entries()),
         elapsed: report.elapsed,
         peers_connected,
+        peers: peers.connected,
         peers_unreachable: peers.failed,
         peers_dropped: report
             .peers_dropped
@@ -196,6 +203,7 @@ impl SyncSummary {
             resumed_from: 0,
             elapsed,
             peers_connected: 0,
+            peers: Vec::new(),
             peers_unreachable: Vec::new(),
             peers_dropped: Vec::new(),
         }

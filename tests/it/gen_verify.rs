@@ -51,6 +51,56 @@ fn gen_synthetic_is_reproducible_across_backends() {
 }
 
 #[test]
+fn export_genesis_then_gen_genesis_gives_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("synthetic.json");
+    let args = ["--accounts", "400", "--seed", "9", "--contracts", "0.5", "--max-slots", "300"];
+    let gen = run(&[&["--json", "gen", "--db", path(&dir.path().join("a"))][..], &args].concat()).success();
+    let exported = run(&[&["--json", "gen", "--export-genesis", path(&file)][..], &args].concat()).success();
+    let reread =
+        run(&["--json", "gen", "--db", path(&dir.path().join("b")), "--genesis", path(&file)]).success();
+    let [gen, exported, reread] = [gen, exported, reread].map(|run| {
+        serde_json::from_str::<serde_json::Value>(&run.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    });
+    for field in ["root", "accounts", "contracts", "nodes", "codes"] {
+        assert_eq!(exported[field], gen[field], "{field}: {exported} vs {gen}");
+        assert_eq!(reread[field], gen[field], "{field}: {reread} vs {gen}");
+    }
+    assert!(gen["codes"].as_u64().unwrap() > 0 && gen["storage_slots"].as_u64().unwrap() > 300, "{gen}");
+    // The genesis path counts the slots of every account, shared storage tries as often as they are used.
+    assert!(reread["storage_slots"].as_u64() >= gen["storage_slots"].as_u64(), "{reread} vs {gen}");
+
+    // What go-ethereum needs besides the alloc: a private chain config and full 32-byte storage words.
+    let genesis: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(genesis["config"]["chainId"], statesync::EXPORT_CHAIN_ID);
+    assert_eq!(genesis["config"]["terminalTotalDifficulty"], 0);
+    let alloc = genesis["alloc"].as_object().unwrap();
+    assert_eq!(alloc.len(), 400);
+    let (slot, value) = alloc
+        .values()
+        .find_map(|account| account["storage"].as_object()?.iter().next())
+        .expect("some account has storage");
+    assert_eq!((slot.len(), value.as_str().unwrap().len()), (66, 66), "{slot}: {value}");
+
+    // Without --db only the file is written; the root is still the last line.
+    let plain =
+        run(&[&["gen", "--export-genesis", path(&dir.path().join("again.json"))][..], &args].concat())
+            .success();
+    assert_eq!(plain.last_line(), gen["root"].as_str().unwrap());
+    assert!(plain.stderr.contains("go-ethereum genesis file"), "{}", plain.stderr);
+}
+
+#[test]
+fn export_genesis_needs_a_synthetic_state_and_a_writable_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let failed = run(&["gen", "--export-genesis", path(&dir.path().join("no-accounts.json"))]);
+    assert_eq!(failed.code, Some(2), "{}", failed.stderr);
+    run(&["gen", "--accounts", "10", "--export-genesis", path(&dir.path().join("no/such/dir.json"))])
+        .bad_input("cannot write genesis file");
+}
+
+#[test]
 fn verify_lists_missing_nodes_with_paths_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let root = run(&["gen", "--db", path(dir.path()), "--accounts", "300"]).success().last_line().to_string();

@@ -91,6 +91,7 @@ mod peer_set;
 mod rate;
 mod request;
 mod rlp_reader;
+mod sent;
 mod server;
 mod tcp;
 
@@ -112,5 +113,6 @@ pub use peer_set::{IdlePeer, Lease, PeerNotice, PeerSet, PeerSetConfig, PeerStat
 pub use primitive_types::H256;
 pub use rate::RateConfig;
 pub use request::{Capabilities, PeerRequest, PeerResponse, RequestKind};
+pub use sent::{SentRequests, MAX_TRACKED_REQUESTS, MAX_UNREQUESTED_RESPONSES};
 pub use server::{NodeDataServer, ServerConfig, ShutdownHandle};
 pub use tcp::TcpPeer;

@@ -1,6 +1,5 @@
 //! The TCP transport, client side: a connected [`Peer`] speaking wire v1.
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,20 +15,9 @@ use crate::frame::{read_message, FrameLimits, ReadError, MAX_RESPONSE_FRAME_BYTE
 use crate::handshake::{handshake, send, send_disconnect};
 use crate::{
     Capabilities, DisconnectCause, DisconnectReason, Message, Peer, PeerError, PeerEvent, PeerEventSender,
-    PeerId, PeerRequest, PeerResponse, TcpConfig, WireError, H256, MAX_HASHES_PER_REQUEST,
+    PeerId, PeerRequest, PeerResponse, SentRequests, TcpConfig, WireError, H256, MAX_HASHES_PER_REQUEST,
+    MAX_UNREQUESTED_RESPONSES,
 };
-
-/// Request ids sent on one connection and not yet answered, remembered so that answers to anything
-/// else can be dropped at the transport. The sync layer keeps about one request in flight per peer;
-/// the rest of the window holds requests it gave up on, whose late answers still deserve delivery.
-/// Past this many, the oldest is forgotten (its answer, if it ever comes, counts as unrequested).
-const MAX_TRACKED_REQUESTS: usize = 256;
-
-/// NodeData answers to request ids never sent (or forgotten, see [`MAX_TRACKED_REQUESTS`]) or already
-/// answered that a connection may send before it is closed as a protocol breach. An honest peer sends
-/// none; a few are tolerated for the forgotten ones. Each is dropped without reaching the shared
-/// events channel, so a flooding peer cannot crowd out the others' answers.
-const MAX_UNREQUESTED_RESPONSES: usize = 8;
 
 /// A peer reached over TCP: connected, handshaken, with a reader task turning its frames into
 /// [`PeerEvent`]s.
@@ -62,8 +50,8 @@ struct Connection {
     writer: Mutex<Option<OwnedWriteHalf>>,
     /// Set (once) when we close the connection, with the reason to send; the reader task watches it.
     close: watch::Sender<Option<DisconnectReason>>,
-    /// Request ids written and not yet answered, oldest first, at most [`MAX_TRACKED_REQUESTS`].
-    in_flight: std::sync::Mutex<VecDeque<u64>>,
+    /// Request ids written and not yet answered.
+    in_flight: SentRequests,
     config: TcpConfig,
 }
 
@@ -111,7 +99,7 @@ impl TcpPeer {
         let connection = Arc::new(Connection {
             writer: Mutex::new(Some(writer)),
             close,
-            in_flight: std::sync::Mutex::new(VecDeque::new()),
+            in_flight: SentRequests::default(),
             config,
         });
         let task = read_loop(id.clone(), reader, connection.clone(), closed, events);
@@ -153,28 +141,6 @@ impl Connection {
             *current = Some(reason);
             true
         });
-    }
-
-    /// Remembers that a request with `request_id` is being sent, forgetting the oldest past
-    /// [`MAX_TRACKED_REQUESTS`]. Called before writing, so that even the fastest answer finds it.
-    fn track(&self, request_id: u64) {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if in_flight.len() == MAX_TRACKED_REQUESTS {
-            in_flight.pop_front();
-        }
-        in_flight.push_back(request_id);
-    }
-
-    /// Whether an answer with `request_id` answers a tracked request; if so, it no longer is one.
-    fn settle(&self, request_id: u64) -> bool {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match in_flight.iter().position(|&id| id == request_id) {
-            Some(index) => {
-                in_flight.remove(index);
-                true
-            }
-            None => false,
-        }
     }
 
     /// Writes `message`; on failure the connection is closed.
@@ -220,7 +186,7 @@ impl Peer for TcpPeer {
         if self.is_closed() {
             return Err(PeerError::Disconnected { peer: self.id.clone() });
         }
-        self.connection.track(request_id);
+        self.connection.in_flight.track(request_id);
         self.connection.write(&self.id, &Message::GetNodeData { request_id, hashes }).await
     }
 
@@ -272,7 +238,7 @@ async fn read_loop(
         };
         match read {
             Ok(Some(Message::NodeData { request_id, blobs })) => {
-                if !connection.settle(request_id) {
+                if !connection.in_flight.settle(request_id) {
                     unrequested += 1;
                     tracing::debug!(target: "peers::tcp", %peer, request_id, unrequested, "dropped an unrequested answer");
                     if unrequested > MAX_UNREQUESTED_RESPONSES {

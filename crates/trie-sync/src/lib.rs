@@ -70,5 +70,5 @@ pub use nibbles::{from_nibbles, hex_prefix_decode, hex_prefix_encode, to_nibbles
 pub use node::{ChildRef, Node};
 pub use scheduler::{SchedulerConfig, TrieSync, DEFAULT_MAX_FETCHES_PER_DEPTH};
 #[cfg(feature = "synthetic")]
-pub use synthetic::{SyntheticConfig, SyntheticState, SyntheticStats};
+pub use synthetic::{SyntheticAccount, SyntheticConfig, SyntheticState, SyntheticStats, SyntheticStorage};
 pub use verify::{walk, MissingEntry, WalkReport};

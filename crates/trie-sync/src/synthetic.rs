@@ -6,6 +6,13 @@
 //! mostly a handful), and some contracts reuse another contract's storage trie outright, so the same
 //! subtrie hangs under several accounts: the case sync must fetch once.
 //!
+//! Every key has its preimage, as in a real state: an account's key is keccak256 of its address, a
+//! slot's key keccak256 of its 32-byte slot index, and storage values are non-zero words stored as the
+//! RLP of their big-endian bytes without leading zeros, as go-ethereum stores them. So a state is also
+//! a list of accounts ([`SyntheticState::accounts`]) that a go-ethereum genesis `alloc` can express; a
+//! shared storage trie is then two accounts with identical storage contents, which give identical
+//! hash-keyed subtries.
+//!
 //! The same [`SyntheticConfig`] always gives the same state: the generator uses its own fixed
 //! pseudo-random function (SplitMix64) rather than a library RNG whose algorithm may change between
 //! releases and silently change every `gen --seed` state.
@@ -14,7 +21,7 @@ use std::collections::BTreeMap;
 
 use primitive_types::U256;
 
-use crate::{build_trie, keccak256, NodeHash, StateAccount, SyntheticError, EMPTY_ROOT};
+use crate::{build_trie, keccak256, NodeHash, StateAccount, SyntheticError};
 
 /// Share of contracts without storage (code only), so sync also sees code with an empty storage root.
 const CODE_ONLY_SHARE: f64 = 0.1;
@@ -70,6 +77,27 @@ pub struct SyntheticStats {
     pub account_nodes: usize,
 }
 
+/// An account of a synthetic state with the preimage of its key: what a genesis `alloc` entry says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntheticAccount {
+    /// The address; the account's key in the trie is keccak256 of it.
+    pub address: [u8; 20],
+    /// Nonce, balance, storage root and code hash, as the account leaf holds them.
+    pub account: StateAccount,
+    /// Index in [`SyntheticState::storages`] of the contents of its storage trie; `None` when the
+    /// storage root is empty. Accounts sharing a storage trie share the index.
+    pub storage: Option<usize>,
+}
+
+/// The contents of one distinct storage trie, with the preimages of its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntheticStorage {
+    /// The trie's root.
+    pub root: NodeHash,
+    /// Slot index (the key is keccak256 of it) and value, never zero, in generation order.
+    pub slots: Vec<([u8; 32], U256)>,
+}
+
 /// A generated state: everything a full node would serve for `root`.
 #[derive(Debug, Clone)]
 pub struct SyntheticState {
@@ -81,6 +109,10 @@ pub struct SyntheticState {
     pub codes: BTreeMap<NodeHash, Vec<u8>>,
     /// What the state is made of.
     pub stats: SyntheticStats,
+    /// Every account with its address, ordered by key (keccak256 of the address), as in the trie.
+    pub accounts: Vec<SyntheticAccount>,
+    /// The distinct storage tries' contents, which [`SyntheticAccount::storage`] points into.
+    pub storages: Vec<SyntheticStorage>,
 }
 
 impl SyntheticState {
@@ -105,9 +137,9 @@ impl SyntheticState {
             })
             .collect();
         let mut used_codes = BTreeMap::new();
-        let mut storage_roots: Vec<NodeHash> = Vec::new();
+        let mut storages: Vec<SyntheticStorage> = Vec::new();
 
-        let mut accounts = BTreeMap::new();
+        let mut accounts: BTreeMap<NodeHash, SyntheticAccount> = BTreeMap::new();
         while accounts.len() < config.accounts {
             let mut address = [0u8; 20];
             rng.fill(&mut address);
@@ -117,43 +149,53 @@ impl SyntheticState {
             }
             let balance = U256::from(rng.next() as u128 * rng.next() as u128) >> rng.below(128);
             let mut account = StateAccount::with_balance(balance);
+            let mut storage = None;
             if rng.chance(fraction) {
                 stats.contracts += 1;
                 account.nonce = 1 + rng.below(100);
                 let (code_hash, code) = &codes[rng.below(codes.len() as u64) as usize];
                 account.code_hash = *code_hash;
                 used_codes.insert(*code_hash, code.clone());
-                account.storage_root = if config.max_slots == 0 || rng.chance(CODE_ONLY_SHARE) {
-                    EMPTY_ROOT
-                } else if !storage_roots.is_empty() && rng.chance(SHARED_STORAGE_SHARE) {
-                    storage_roots[rng.below(storage_roots.len() as u64) as usize]
+                storage = if config.max_slots == 0 || rng.chance(CODE_ONLY_SHARE) {
+                    None
+                } else if !storages.is_empty() && rng.chance(SHARED_STORAGE_SHARE) {
+                    Some(rng.below(storages.len() as u64) as usize)
                 } else {
-                    let slots = if storage_roots.is_empty() {
+                    let slots = if storages.is_empty() {
                         config.max_slots
                     } else {
                         let skewed = rng.unit().powi(STORAGE_SIZE_SKEW);
                         ((config.max_slots as f64).powf(skewed).round() as usize).clamp(1, config.max_slots)
                     };
-                    let root = storage_trie(&mut rng, slots, &mut nodes);
+                    storages.push(storage_trie(&mut rng, slots, &mut nodes));
                     stats.storage_slots += slots;
-                    storage_roots.push(root);
-                    root
+                    Some(storages.len() - 1)
                 };
-                if account.storage_root != EMPTY_ROOT {
+                if let Some(index) = storage {
+                    account.storage_root = storages[index].root;
                     stats.contracts_with_storage += 1;
                 }
             } else {
                 account.nonce = rng.below(1_000);
             }
-            accounts.insert(key, account.encode());
+            accounts.insert(key, SyntheticAccount { address, account, storage });
         }
-        stats.storage_tries = storage_roots.len();
+        stats.storage_tries = storages.len();
 
-        let (root, account_nodes) = build_trie(accounts.iter().map(|(key, value)| (key.as_bytes(), value)))
+        let leaves: Vec<(NodeHash, Vec<u8>)> =
+            accounts.iter().map(|(key, entry)| (*key, entry.account.encode())).collect();
+        let (root, account_nodes) = build_trie(leaves.iter().map(|(key, value)| (key.as_bytes(), value)))
             .expect("BTreeMap keys are sorted and distinct and account RLP is never empty");
         stats.account_nodes = account_nodes.len();
         nodes.extend(account_nodes);
-        Ok(SyntheticState { root, nodes, codes: used_codes, stats })
+        Ok(SyntheticState {
+            root,
+            nodes,
+            codes: used_codes,
+            stats,
+            accounts: accounts.into_values().collect(),
+            storages,
+        })
     }
 
     /// Number of entries a sync of this state must store: trie nodes plus code blobs.
@@ -162,26 +204,34 @@ impl SyntheticState {
     }
 }
 
-/// Builds a storage trie of `slots` slots (keys keccak256 of the 32-byte slot index, values RLP
-/// integers of varied widths), adds its nodes to `nodes` and returns its root.
-fn storage_trie(rng: &mut SplitMix64, slots: usize, nodes: &mut BTreeMap<NodeHash, Vec<u8>>) -> NodeHash {
+/// Builds a storage trie of `slots` slots (keys keccak256 of the 32-byte slot index, values non-zero
+/// RLP integers of varied widths), adds its nodes to `nodes` and returns its contents and root.
+fn storage_trie(
+    rng: &mut SplitMix64,
+    slots: usize,
+    nodes: &mut BTreeMap<NodeHash, Vec<u8>>,
+) -> SyntheticStorage {
     // Slots are spread over a sparse index space, as mappings are; distinct by construction (`first`,
-    // then strictly increasing).
+    // then distinct multiples of 7 added modulo 2^64, `slots` being far below 2^64).
     let first = rng.next();
-    let mut pairs: Vec<(NodeHash, Vec<u8>)> = (0..slots as u64)
+    let slots: Vec<([u8; 32], U256)> = (0..slots as u64)
         .map(|i| {
             let mut index = [0u8; 32];
             index[24..].copy_from_slice(&first.wrapping_add(i.wrapping_mul(7)).to_be_bytes());
             let value = (U256::from(rng.next()) << 64 | U256::from(rng.next())) >> rng.below(128);
+            // Zero is no entry at all in a real state (and in a genesis file): never emit it.
             let value = if value.is_zero() { U256::one() } else { value };
-            (keccak256(index), rlp::encode(&value).to_vec())
+            (index, value)
         })
         .collect();
+    // The RLP of a U256 is its big-endian bytes without leading zeros: what go-ethereum stores.
+    let mut pairs: Vec<(NodeHash, Vec<u8>)> =
+        slots.iter().map(|(index, value)| (keccak256(index), rlp::encode(value).to_vec())).collect();
     pairs.sort_unstable_by_key(|(key, _)| *key);
     let (root, trie_nodes) = build_trie(pairs.iter().map(|(key, value)| (key.as_bytes(), value)))
         .expect("sorted distinct slot hashes and non-empty RLP values");
     nodes.extend(trie_nodes);
-    root
+    SyntheticStorage { root, slots }
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and fixed forever, so a seed always means the same
@@ -226,7 +276,7 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ChildRef, Node, EMPTY_CODE_HASH};
+    use crate::{ChildRef, Node, EMPTY_CODE_HASH, EMPTY_ROOT};
 
     fn state(seed: u64, accounts: usize) -> SyntheticState {
         SyntheticState::generate(&SyntheticConfig { max_slots: 200, ..SyntheticConfig::new(seed, accounts) })
@@ -292,6 +342,35 @@ mod tests {
         }
         assert_eq!(leaves, 2_000);
         assert_eq!(reached.len(), state.nodes.len(), "nodes not reachable from the root");
+    }
+
+    #[test]
+    fn the_preimages_rebuild_the_same_state() {
+        let state = state(5, 1_000);
+        assert_eq!(state.accounts.len(), 1_000);
+        assert_eq!(state.storages.len(), state.stats.storage_tries);
+        let mut shared = std::collections::HashSet::new();
+        let mut leaves = Vec::new();
+        for entry in &state.accounts {
+            let storage_root = match entry.storage {
+                None => EMPTY_ROOT,
+                Some(index) => {
+                    shared.insert(index);
+                    let storage = &state.storages[index];
+                    let slots = storage.slots.iter().map(|(slot, value)| {
+                        assert!(!value.is_zero(), "a zero value is no entry");
+                        (slot.to_vec(), rlp::encode(value).to_vec())
+                    });
+                    crate::build_secure_trie(slots).unwrap().0
+                }
+            };
+            assert_eq!(storage_root, entry.account.storage_root);
+            leaves.push((entry.address, entry.account.encode()));
+        }
+        assert_eq!(shared.len(), state.storages.len(), "every storage trie is used");
+        let keys: Vec<NodeHash> = state.accounts.iter().map(|entry| keccak256(entry.address)).collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "accounts are ordered by key");
+        assert_eq!(crate::build_secure_trie(leaves).unwrap().0, state.root);
     }
 
     #[test]

@@ -1,0 +1,371 @@
+//! An Ethereum peer over RLPx as a [`peers::Peer`]: node data by hash on eth/66.
+
+use std::io;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use eth_wire::{EthVersion, GetNodeData, Message, MessageId, NodeData, RequestId, Status};
+use peers::{
+    Breach, Capabilities, DisconnectCause, DisconnectReason, Peer, PeerError, PeerEvent, PeerEventSender,
+    PeerId, PeerRequest, PeerResponse, SentRequests, MAX_HASHES_PER_REQUEST, MAX_UNREQUESTED_RESPONSES,
+};
+use rlpx::{Enode, NodeId, Session, SessionReader, SessionWriter};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::timeout;
+
+use crate::handshake::{exchange_status, negotiated, no_usable_protocol, refusal, Negotiated};
+use crate::{Error, EthConfig, Result};
+
+/// A peer reached over RLPx speaking eth: connected, Status exchanged, with a reader task that turns
+/// its answers into [`PeerEvent`]s and keeps it content (empty answers to its requests, gossip
+/// ignored, pings answered by the session).
+///
+/// It serves node data when eth/66 was negotiated; on eth/67 or later it serves nothing we can use
+/// and refuses node-data requests with [`PeerError::Unsupported`] (GetNodeData is never sent).
+/// Only answers to requests sent on this connection and not yet answered are forwarded; more than
+/// [`MAX_UNREQUESTED_RESPONSES`] others close it as a protocol breach. Hostile input (bad MACs,
+/// oversized frames or messages, malformed eth messages) closes it with
+/// [`DisconnectCause::ProtocolBreach`]; a peer that stops answering pings with
+/// [`DisconnectCause::Local`] (reason timeout).
+pub struct EthPeer {
+    id: PeerId,
+    node_id: NodeId,
+    client: String,
+    version: EthVersion,
+    status: Status,
+    connection: Arc<Connection>,
+}
+
+/// What the handle and the reader task share.
+struct Connection {
+    writer: SessionWriter,
+    /// The eth capability's index in the session.
+    capability: usize,
+    /// Request ids sent and not yet answered.
+    sent: SentRequests,
+    /// Set once to close the connection, with the reason to give.
+    close: watch::Sender<Option<DisconnectReason>>,
+    config: EthConfig,
+}
+
+impl Connection {
+    fn request_close(&self, reason: DisconnectReason) {
+        self.close.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(reason);
+            true
+        });
+    }
+
+    fn is_closed(&self) -> bool {
+        self.close.borrow().is_some()
+    }
+
+    /// Sends one eth message within the write timeout; on failure the connection is closed.
+    async fn send(&self, peer: &PeerId, id: MessageId, payload: &[u8]) -> Result<(), PeerError> {
+        let sent = timeout(
+            self.config.write_timeout,
+            self.writer.send(self.capability, u64::from(id.id()), payload),
+        );
+        match sent.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => {
+                self.request_close(DisconnectReason::NetworkError);
+                Err(match error {
+                    rlpx::Error::Io { source } => PeerError::Io { peer: peer.clone(), source },
+                    _ => PeerError::Disconnected { peer: peer.clone() },
+                })
+            }
+            Err(_) => {
+                self.request_close(DisconnectReason::Timeout);
+                Err(PeerError::WriteTimeout { peer: peer.clone() })
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for EthPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EthPeer")
+            .field("id", &self.id)
+            .field("client", &self.client)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EthPeer {
+    /// Dials `enode`, runs the RLPx handshake, Hello and Status exchanges, and starts the reader task,
+    /// which sends this peer's answers and its disconnection to `events`.
+    ///
+    /// Fails with [`Error::NoUsableProtocol`] if the peer shares no eth version with us (its Hello
+    /// says what it offers), [`Error::Status`] if it is on another network, genesis or fork.
+    #[tracing::instrument(target = "eth_peer", skip_all, fields(peer = %enode.addr))]
+    pub async fn connect(enode: &Enode, config: &EthConfig, events: PeerEventSender) -> Result<Arc<EthPeer>> {
+        let addr = enode.addr;
+        let stream = match timeout(config.dial_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => return Err(Error::Connect { addr, source }),
+            Err(_) => {
+                let source = io::Error::new(io::ErrorKind::TimedOut, "dial timed out");
+                return Err(Error::Connect { addr, source });
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let session = match Session::connect(stream, &config.node_key, enode.id, &config.p2p()).await {
+            Ok(session) => session,
+            Err(rlpx::Error::NoSharedCapability { hello }) => return Err(no_usable_protocol(&hello, config)),
+            Err(error) => return Err(error.into()),
+        };
+        Self::start(session, config, events).await
+    }
+
+    /// Runs the eth handshake on an established session and starts the reader task.
+    pub(crate) async fn start(
+        session: Session,
+        config: &EthConfig,
+        events: PeerEventSender,
+    ) -> Result<Arc<Self>> {
+        let negotiated = match negotiated(&session, config) {
+            Ok(negotiated) => negotiated,
+            Err(error) => {
+                let _ = session.disconnect(rlpx::DisconnectReason::UselessPeer).await;
+                return Err(error);
+            }
+        };
+        let node_id = session.remote_id();
+        let (mut reader, writer, hello) = session.into_split();
+        let status = match exchange_status(&mut reader, &writer, &hello.client_id, negotiated, config).await {
+            Ok(status) => status,
+            Err(error) => {
+                let _ = timeout(config.write_timeout, writer.disconnect(refusal(&error))).await;
+                return Err(error);
+            }
+        };
+        let Negotiated { capability, version } = negotiated;
+        let id = PeerId::from(format!("{}@{}", short_id(&node_id), hello.client_id));
+        let connection = Arc::new(Connection {
+            writer,
+            capability,
+            sent: SentRequests::default(),
+            close: watch::channel(None).0,
+            config: config.clone(),
+        });
+        tracing::info!(
+            target: "eth_peer", peer = %id, client = %hello.client_id, version = version.number(),
+            network = status.network_id, "eth peer connected"
+        );
+        let task = read_loop(id.clone(), version, reader, connection.clone(), events);
+        tokio::spawn(task);
+        Ok(Arc::new(EthPeer { id, node_id, client: hello.client_id, version, status, connection }))
+    }
+
+    /// The eth version negotiated.
+    pub fn version(&self) -> EthVersion {
+        self.version
+    }
+
+    /// The peer's node id (its enode's public key).
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// The Status the peer sent.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Whether the connection is closed (or closing).
+    pub fn is_closed(&self) -> bool {
+        self.connection.is_closed()
+    }
+}
+
+/// The first 8 hex digits of a node id, as peer ids show it.
+fn short_id(id: &NodeId) -> String {
+    id.to_string().chars().take(8).collect()
+}
+
+/// Dropping the last handle closes the connection (the reader task then reports it).
+impl Drop for EthPeer {
+    fn drop(&mut self) {
+        self.connection.request_close(DisconnectReason::Requested);
+    }
+}
+
+#[async_trait]
+impl Peer for EthPeer {
+    fn id(&self) -> &PeerId {
+        &self.id
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        if self.version.has_node_data() {
+            Capabilities::NODE_DATA
+        } else {
+            Capabilities::NONE
+        }
+    }
+
+    fn client(&self) -> Option<&str> {
+        Some(&self.client)
+    }
+
+    async fn request(&self, request_id: u64, request: PeerRequest) -> Result<(), PeerError> {
+        let hashes = match request {
+            PeerRequest::NodeData { hashes } if self.version.has_node_data() => hashes,
+            other => return Err(PeerError::Unsupported { peer: self.id.clone(), kind: other.kind() }),
+        };
+        if hashes.len() > MAX_HASHES_PER_REQUEST {
+            let (peer, count, max) = (self.id.clone(), hashes.len(), MAX_HASHES_PER_REQUEST);
+            return Err(PeerError::RequestTooLarge { peer, count, max });
+        }
+        if self.is_closed() {
+            return Err(PeerError::Disconnected { peer: self.id.clone() });
+        }
+        self.connection.sent.track(request_id);
+        let payload = GetNodeData { request_id: RequestId(request_id), hashes }.encode();
+        self.connection.send(&self.id, MessageId::GetNodeData, &payload).await
+    }
+
+    async fn disconnect(&self, reason: DisconnectReason) {
+        self.connection.request_close(reason);
+    }
+}
+
+/// How the reader task ends the connection: the cause it reports and the Disconnect it sends (none
+/// when the peer closed it or the session is already gone).
+type Ending = (DisconnectCause, Option<DisconnectReason>);
+
+/// The ending for a protocol breach.
+fn breach(error: impl std::error::Error + Send + Sync + 'static) -> Ending {
+    (DisconnectCause::ProtocolBreach { error: Breach::new(error) }, Some(DisconnectReason::ProtocolBreach))
+}
+
+/// The ending when we close: `changed` is the close signal's result (an error: every handle is gone).
+fn closed_locally(
+    changed: Result<(), watch::error::RecvError>,
+    close: &watch::Receiver<Option<DisconnectReason>>,
+) -> Ending {
+    let reason = if changed.is_ok() { *close.borrow() } else { None };
+    let reason = reason.unwrap_or(DisconnectReason::Requested);
+    (DisconnectCause::Local { reason }, Some(reason))
+}
+
+/// The ending for an error of the session.
+fn session_ended(error: rlpx::Error) -> Ending {
+    match error {
+        rlpx::Error::Disconnected { reason } => {
+            let reason = reason
+                .map_or(DisconnectReason::Requested, |r| DisconnectReason::from_code(u64::from(r.code())));
+            (DisconnectCause::Remote { reason }, None)
+        }
+        error if error.is_timeout() => {
+            let reason = DisconnectReason::Timeout;
+            (DisconnectCause::Local { reason }, Some(reason))
+        }
+        rlpx::Error::Io { source } => (DisconnectCause::ConnectionLost { kind: source.kind() }, None),
+        rlpx::Error::Closed | rlpx::Error::Truncated { .. } => {
+            (DisconnectCause::ConnectionLost { kind: io::ErrorKind::UnexpectedEof }, None)
+        }
+        error if error.is_peer_fault() => breach(error),
+        _ => (DisconnectCause::ConnectionLost { kind: io::ErrorKind::Other }, None),
+    }
+}
+
+/// An eth message that is not part of what the peer may send us.
+#[derive(Debug, thiserror::Error)]
+#[error("unexpected {message} after the handshake")]
+struct Unexpected {
+    message: &'static str,
+}
+
+/// More answers to requests never sent (or already answered) than tolerated.
+#[derive(Debug, thiserror::Error)]
+#[error("{count} NodeData answers to requests never sent or already answered, at most {max} tolerated")]
+struct UnrequestedAnswers {
+    count: usize,
+    max: usize,
+}
+
+/// Reads messages until the connection ends: forwards answers to our requests, answers the peer's
+/// requests with nothing, ignores gossip; then says Disconnect if we are the ones closing, and emits
+/// one [`PeerEvent::Disconnected`].
+async fn read_loop(
+    peer: PeerId,
+    version: EthVersion,
+    mut reader: SessionReader,
+    connection: Arc<Connection>,
+    events: PeerEventSender,
+) {
+    let mut close = connection.close.subscribe();
+    let mut unrequested = 0usize;
+    let (cause, goodbye): Ending = loop {
+        let incoming = tokio::select! {
+            biased;
+            changed = close.changed() => break closed_locally(changed, &close),
+            incoming = reader.recv() => incoming,
+        };
+        let incoming = match incoming {
+            Ok(incoming) => incoming,
+            Err(error) => break session_ended(error),
+        };
+        if incoming.capability != connection.capability {
+            continue;
+        }
+        let Ok(id) = u8::try_from(incoming.msg_id) else {
+            break breach(rlpx::Error::InvalidMessageId);
+        };
+        let message = match eth_wire::decode(version, id, &incoming.payload) {
+            Ok(message) => message,
+            Err(error) => break breach(error),
+        };
+        match message {
+            Message::NodeData(NodeData { request_id, nodes }) => {
+                let request_id = request_id.0;
+                if !connection.sent.settle(request_id) {
+                    unrequested += 1;
+                    tracing::debug!(target: "eth_peer", %peer, request_id, unrequested, "dropped an unrequested answer");
+                    if unrequested > MAX_UNREQUESTED_RESPONSES {
+                        break breach(UnrequestedAnswers {
+                            count: unrequested,
+                            max: MAX_UNREQUESTED_RESPONSES,
+                        });
+                    }
+                    continue;
+                }
+                let response = PeerResponse::NodeData { blobs: nodes };
+                let event = PeerEvent::Response { peer: peer.clone(), request_id, response };
+                // The channel is shared and bounded: while it is full, still obey a close.
+                tokio::select! {
+                    biased;
+                    changed = close.changed() => break closed_locally(changed, &close),
+                    sent = events.send(event) => if !sent {
+                        let reason = DisconnectReason::Requested;
+                        break (DisconnectCause::Local { reason }, Some(reason));
+                    },
+                }
+            }
+            Message::Status(_) => break breach(Unexpected { message: "Status" }),
+            message => {
+                if let Some(answer) = message.empty_answer() {
+                    // We hold no chain: every request gets an empty answer, so the peer does not
+                    // time us out. A failed send closes the connection; the next read reports it.
+                    let _ = connection.send(&peer, answer.id, &answer.payload).await;
+                }
+                // Announcements and gossip: ignored.
+            }
+        }
+    };
+    connection.request_close(DisconnectReason::Requested);
+    if let Some(reason) = goodbye {
+        let reason = rlpx::DisconnectReason::from_code(reason.code() as u8)
+            .unwrap_or(rlpx::DisconnectReason::Requested);
+        let _ = timeout(connection.config.write_timeout, connection.writer.disconnect(reason)).await;
+    }
+    tracing::debug!(target: "eth_peer", %peer, %cause, "disconnected");
+    events.send(PeerEvent::Disconnected { peer, cause }).await;
+}

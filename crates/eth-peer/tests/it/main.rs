@@ -1,0 +1,4 @@
+//! Integration tests of eth-peer: our RLPx eth/66 client against our server, and against scripted
+//! hostile peers.
+
+mod sync;
