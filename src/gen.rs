@@ -317,3 +317,25 @@ pub(crate) fn genesis_header() -> Map<String, Value> {
     .map(|(field, value)| (field.to_string(), Value::String(value.into())))
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exported_alloc_is_the_synthetic_state() {
+        let config =
+            SyntheticConfig { contract_fraction: 0.5, max_slots: 100, ..SyntheticConfig::new(3, 300) };
+        let state = SyntheticState::generate(&config).unwrap();
+        let text = synthetic_genesis(&state).to_string();
+        let reread = GenesisState::parse(&text, Path::new("exported.json")).unwrap();
+        assert_eq!(reread.root, state.root);
+        assert_eq!((reread.accounts, reread.contracts), (state.stats.accounts, state.stats.contracts));
+        let mut nodes: Vec<NodeHash> = reread.nodes.iter().map(|(hash, _)| *hash).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        assert_eq!(nodes, state.nodes.keys().copied().collect::<Vec<_>>());
+        assert_eq!(reread.codes, state.codes);
+        assert!(state.stats.storage_tries < state.stats.contracts_with_storage, "no storage trie is shared");
+    }
+}

@@ -4,9 +4,13 @@
 //! - `bench`: the criterion benches of the workspace, then a table of the results
 //!   (`cargo xtask bench [criterion args, e.g. a filter]`; `cargo xtask bench --report` prints the
 //!   table of the last saved results without running anything).
+//! - `interop`: statesync against go-ethereum v1.13.2 and v1.17.10 on loopback (built once into a
+//!   cache outside the repository): genesis roots compared, and a sync from each once statesync
+//!   speaks RLPx (`cargo xtask interop [--release] [--require-sync]`).
 
 mod bench;
 mod ci;
+mod interop;
 
 use std::process::Command;
 
@@ -19,10 +23,13 @@ fn main() -> Result<()> {
     match task.as_deref() {
         Some("ci") => ci::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("interop") => interop::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench> [args]");
+            eprintln!("usage: cargo xtask <ci|bench|interop> [args]");
             eprintln!("  ci      fmt --check, clippy -D warnings, all tests (what CI runs)");
             eprintln!("  bench   criterion benches of every crate, then a results table; extra args go to criterion");
+            eprintln!("  interop statesync against go-ethereum v1.13.2 and v1.17.10 on loopback (geth built once into");
+            eprintln!("          $STATESYNC_INTEROP_CACHE or ~/.cache/statesync-interop; needs go); [--release] [--require-sync]");
             bail!("unknown or missing task {task:?}");
         }
     }

@@ -35,7 +35,7 @@ pub enum Error {
         source: rlpx::Error,
     },
     /// The peer speaks none of the eth versions we offered. The Hello tells what it does speak.
-    #[error("{client} offers {offered}: no node data (GetNodeData needs eth/66; {wanted} offered)")]
+    #[error("{client} offers {offered}: no node data (GetNodeData needs eth/66; we offer {wanted})")]
     NoUsableProtocol {
         /// The peer's client id, from its Hello.
         client: String,
