@@ -6,12 +6,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use eth_wire::{EthVersion, GetNodeData, Message, MessageId, NodeData, RequestId, Status};
 use peers::{
-    Breach, Capabilities, DisconnectCause, DisconnectReason, Peer, PeerError, PeerEvent, PeerEventSender,
-    PeerId, PeerRequest, PeerResponse, SentRequests, MAX_HASHES_PER_REQUEST, MAX_UNREQUESTED_RESPONSES,
+    Breach, Capabilities, CloseSignal, DisconnectCause, DisconnectReason, Peer, PeerError, PeerEvent,
+    PeerEventSender, PeerId, PeerRequest, PeerResponse, SentRequests, MAX_HASHES_PER_REQUEST,
+    MAX_UNREQUESTED_RESPONSES,
 };
 use rlpx::{Enode, NodeId, Session, SessionReader, SessionWriter};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio::time::timeout;
 
 use crate::handshake::{exchange_status, negotiated, no_usable_protocol, refusal, Negotiated};
@@ -45,23 +45,17 @@ struct Connection {
     /// Request ids sent and not yet answered.
     sent: SentRequests,
     /// Set once to close the connection, with the reason to give.
-    close: watch::Sender<Option<DisconnectReason>>,
+    close: CloseSignal,
     config: EthConfig,
 }
 
 impl Connection {
     fn request_close(&self, reason: DisconnectReason) {
-        self.close.send_if_modified(|current| {
-            if current.is_some() {
-                return false;
-            }
-            *current = Some(reason);
-            true
-        });
+        self.close.request(reason);
     }
 
     fn is_closed(&self) -> bool {
-        self.close.borrow().is_some()
+        self.close.is_closed()
     }
 
     /// Sends one eth message within the write timeout; on failure the connection is closed.
@@ -151,7 +145,7 @@ impl EthPeer {
             writer,
             capability,
             sent: SentRequests::default(),
-            close: watch::channel(None).0,
+            close: CloseSignal::default(),
             config: config.clone(),
         });
         tracing::info!(
@@ -215,14 +209,10 @@ impl Peer for EthPeer {
     }
 
     async fn request(&self, request_id: u64, request: PeerRequest) -> Result<(), PeerError> {
-        let hashes = match request {
-            PeerRequest::NodeData { hashes } if self.version.has_node_data() => hashes,
-            other => return Err(PeerError::Unsupported { peer: self.id.clone(), kind: other.kind() }),
-        };
-        if hashes.len() > MAX_HASHES_PER_REQUEST {
-            let (peer, count, max) = (self.id.clone(), hashes.len(), MAX_HASHES_PER_REQUEST);
-            return Err(PeerError::RequestTooLarge { peer, count, max });
+        if !self.version.has_node_data() {
+            return Err(PeerError::Unsupported { peer: self.id.clone(), kind: request.kind() });
         }
+        let hashes = request.into_node_data_hashes(&self.id, MAX_HASHES_PER_REQUEST)?;
         if self.is_closed() {
             return Err(PeerError::Disconnected { peer: self.id.clone() });
         }
@@ -245,13 +235,8 @@ fn breach(error: impl std::error::Error + Send + Sync + 'static) -> Ending {
     (DisconnectCause::ProtocolBreach { error: Breach::new(error) }, Some(DisconnectReason::ProtocolBreach))
 }
 
-/// The ending when we close: `changed` is the close signal's result (an error: every handle is gone).
-fn closed_locally(
-    changed: Result<(), watch::error::RecvError>,
-    close: &watch::Receiver<Option<DisconnectReason>>,
-) -> Ending {
-    let reason = if changed.is_ok() { *close.borrow() } else { None };
-    let reason = reason.unwrap_or(DisconnectReason::Requested);
+/// The ending when we close with `reason`.
+fn closed_locally(reason: DisconnectReason) -> Ending {
     (DisconnectCause::Local { reason }, Some(reason))
 }
 
@@ -301,12 +286,12 @@ async fn read_loop(
     connection: Arc<Connection>,
     events: PeerEventSender,
 ) {
-    let mut close = connection.close.subscribe();
+    let mut close = connection.close.watch();
     let mut unrequested = 0usize;
     let (cause, goodbye): Ending = loop {
         let incoming = tokio::select! {
             biased;
-            changed = close.changed() => break closed_locally(changed, &close),
+            reason = close.closed() => break closed_locally(reason),
             incoming = reader.recv() => incoming,
         };
         let incoming = match incoming {
@@ -342,7 +327,7 @@ async fn read_loop(
                 // The channel is shared and bounded: while it is full, still obey a close.
                 tokio::select! {
                     biased;
-                    changed = close.changed() => break closed_locally(changed, &close),
+                    reason = close.closed() => break closed_locally(reason),
                     sent = events.send(event) => if !sent {
                         let reason = DisconnectReason::Requested;
                         break (DisconnectCause::Local { reason }, Some(reason));

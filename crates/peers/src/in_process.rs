@@ -257,19 +257,9 @@ impl Peer for InProcessPeer {
     }
 
     async fn request(&self, request_id: u64, request: PeerRequest) -> Result<(), PeerError> {
-        let hashes = match request {
-            PeerRequest::NodeData { hashes } => hashes,
-            other => return Err(PeerError::Unsupported { peer: self.id.clone(), kind: other.kind() }),
-        };
+        let hashes = request.into_node_data_hashes(&self.id, MAX_HASHES_PER_REQUEST)?;
         if self.is_disconnected() {
             return Err(PeerError::Disconnected { peer: self.id.clone() });
-        }
-        if hashes.len() > MAX_HASHES_PER_REQUEST {
-            return Err(PeerError::RequestTooLarge {
-                peer: self.id.clone(),
-                count: hashes.len(),
-                max: MAX_HASHES_PER_REQUEST,
-            });
         }
         let seen = self.link.requests.fetch_add(1, Ordering::SeqCst);
         let fault =

@@ -77,6 +77,7 @@
 //!   for the tests of the crates above this one. Not for production use.
 
 mod answer;
+mod close;
 mod error;
 mod event;
 mod exchange;
@@ -96,6 +97,7 @@ mod server;
 mod tcp;
 
 pub use answer::{answer_node_data, SOFT_RESPONSE_BYTES};
+pub use close::{CloseSignal, CloseWatch};
 pub use error::{Breach, PeerError, Result, RlpProblem, WireError};
 pub use event::{peer_events, DisconnectCause, PeerEvent, PeerEventReceiver, PeerEventSender};
 pub use exchange::{Exchange, Reply};

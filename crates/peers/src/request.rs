@@ -5,6 +5,8 @@ use std::fmt;
 
 use primitive_types::H256;
 
+use crate::{PeerError, PeerId};
+
 /// The kinds of request a peer may serve. Idleness and throughput are tracked per kind: a peer
 /// answering an account range may still take a bytecode request, and its rate for one says little
 /// about the other (go-ethereum's snap syncer keeps one idle set per kind).
@@ -177,6 +179,19 @@ impl PeerRequest {
     /// A node-data request for `hashes`.
     pub fn node_data(hashes: Vec<H256>) -> Self {
         PeerRequest::NodeData { hashes }
+    }
+
+    /// The hashes of a node-data request of at most `max` hashes, for a transport that serves node
+    /// data only: another kind is refused with [`PeerError::Unsupported`], more hashes with
+    /// [`PeerError::RequestTooLarge`], both before anything is sent.
+    pub fn into_node_data_hashes(self, peer: &PeerId, max: usize) -> Result<Vec<H256>, PeerError> {
+        match self {
+            PeerRequest::NodeData { hashes } if hashes.len() > max => {
+                Err(PeerError::RequestTooLarge { peer: peer.clone(), count: hashes.len(), max })
+            }
+            PeerRequest::NodeData { hashes } => Ok(hashes),
+            other => Err(PeerError::Unsupported { peer: peer.clone(), kind: other.kind() }),
+        }
     }
 
     /// The request's kind.

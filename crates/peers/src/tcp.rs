@@ -8,15 +8,15 @@ use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::Mutex;
 use tracing::Instrument;
 
 use crate::frame::{read_message, FrameLimits, ReadError, MAX_RESPONSE_FRAME_BYTES};
 use crate::handshake::{handshake, send, send_disconnect};
 use crate::{
-    Capabilities, DisconnectCause, DisconnectReason, Message, Peer, PeerError, PeerEvent, PeerEventSender,
-    PeerId, PeerRequest, PeerResponse, SentRequests, TcpConfig, WireError, H256, MAX_HASHES_PER_REQUEST,
-    MAX_UNREQUESTED_RESPONSES,
+    Capabilities, CloseSignal, CloseWatch, DisconnectCause, DisconnectReason, Message, Peer, PeerError,
+    PeerEvent, PeerEventSender, PeerId, PeerRequest, PeerResponse, SentRequests, TcpConfig, WireError, H256,
+    MAX_HASHES_PER_REQUEST, MAX_UNREQUESTED_RESPONSES,
 };
 
 /// A peer reached over TCP: connected, handshaken, with a reader task turning its frames into
@@ -49,7 +49,7 @@ struct Connection {
     /// The write half; `None` once the connection is closed.
     writer: Mutex<Option<OwnedWriteHalf>>,
     /// Set (once) when we close the connection, with the reason to send; the reader task watches it.
-    close: watch::Sender<Option<DisconnectReason>>,
+    close: CloseSignal,
     /// Request ids written and not yet answered.
     in_flight: SentRequests,
     config: TcpConfig,
@@ -95,7 +95,8 @@ impl TcpPeer {
         };
         tracing::debug!(target: "peers::tcp", peer = %id, "connected");
         let (reader, writer) = stream.into_split();
-        let (close, closed) = watch::channel(None);
+        let close = CloseSignal::default();
+        let closed = close.watch();
         let connection = Arc::new(Connection {
             writer: Mutex::new(Some(writer)),
             close,
@@ -120,7 +121,7 @@ impl TcpPeer {
     /// Whether we have closed the connection (the peer closing it shows as a
     /// [`PeerEvent::Disconnected`] and failing requests).
     pub fn is_closed(&self) -> bool {
-        self.connection.close.borrow().is_some()
+        self.connection.close.is_closed()
     }
 }
 
@@ -134,13 +135,7 @@ impl Drop for TcpPeer {
 impl Connection {
     /// Asks the reader task to close the connection with `reason`, unless it is already closing.
     fn request_close(&self, reason: DisconnectReason) {
-        self.close.send_if_modified(|current| {
-            if current.is_some() {
-                return false;
-            }
-            *current = Some(reason);
-            true
-        });
+        self.close.request(reason);
     }
 
     /// Writes `message`; on failure the connection is closed.
@@ -172,17 +167,7 @@ impl Peer for TcpPeer {
     }
 
     async fn request(&self, request_id: u64, request: PeerRequest) -> Result<(), PeerError> {
-        let hashes = match request {
-            PeerRequest::NodeData { hashes } => hashes,
-            other => return Err(PeerError::Unsupported { peer: self.id.clone(), kind: other.kind() }),
-        };
-        if hashes.len() > MAX_HASHES_PER_REQUEST {
-            return Err(PeerError::RequestTooLarge {
-                peer: self.id.clone(),
-                count: hashes.len(),
-                max: MAX_HASHES_PER_REQUEST,
-            });
-        }
+        let hashes = request.into_node_data_hashes(&self.id, MAX_HASHES_PER_REQUEST)?;
         if self.is_closed() {
             return Err(PeerError::Disconnected { peer: self.id.clone() });
         }
@@ -199,14 +184,8 @@ impl Peer for TcpPeer {
 /// when the peer closed it).
 type Ending = (DisconnectCause, Option<DisconnectReason>);
 
-/// The ending when we close the connection: `changed` is the close signal's result (an error means
-/// every handle is gone: close as if asked to).
-fn closed_locally(
-    changed: Result<(), watch::error::RecvError>,
-    closed: &watch::Receiver<Option<DisconnectReason>>,
-) -> Ending {
-    let reason = if changed.is_ok() { *closed.borrow() } else { None };
-    let reason = reason.unwrap_or(DisconnectReason::Requested);
+/// The ending when we close the connection with `reason`.
+fn closed_locally(reason: DisconnectReason) -> Ending {
     (DisconnectCause::Local { reason }, Some(reason))
 }
 
@@ -221,7 +200,7 @@ async fn read_loop(
     peer: PeerId,
     mut reader: OwnedReadHalf,
     connection: Arc<Connection>,
-    mut closed: watch::Receiver<Option<DisconnectReason>>,
+    mut closed: CloseWatch,
     events: PeerEventSender,
 ) {
     let limits = FrameLimits {
@@ -233,7 +212,7 @@ async fn read_loop(
     let (cause, goodbye): Ending = loop {
         let read = tokio::select! {
             biased;
-            changed = closed.changed() => break closed_locally(changed, &closed),
+            reason = closed.closed() => break closed_locally(reason),
             read = read_message(&mut reader, limits) => read,
         };
         match read {
@@ -254,7 +233,7 @@ async fn read_loop(
                 // The channel is shared and bounded: while it is full, still obey a close.
                 tokio::select! {
                     biased;
-                    changed = closed.changed() => break closed_locally(changed, &closed),
+                    reason = closed.closed() => break closed_locally(reason),
                     sent = events.send(event) => if !sent {
                         // Nobody listens any more.
                         break (
