@@ -540,7 +540,10 @@ fn print_sync_summary(summary: &statesync::SyncSummary) {
     if summary.resumed_from > 0 {
         println!("  resumed from   {} entries committed by an earlier sync", summary.resumed_from);
     }
-    println!("  requests       {} ({} hashes retried)", summary.requests, summary.retried);
+    println!(
+        "  requests       {} ({} hashes retried, {} hedged)",
+        summary.requests, summary.retried, summary.hedged
+    );
     println!("  duplicate      {}", summary.duplicate);
     println!("  unexpected     {}", summary.unexpected);
     println!(

@@ -66,6 +66,8 @@ pub struct SyncSummary {
     pub retried: u64,
     /// Requests sent.
     pub requests: u64,
+    /// Of those, hedged requests: hashes in flight with a late peer, asked of an idle one too.
+    pub hedged: u64,
     /// Entries an earlier, interrupted sync into the same database had already committed.
     pub resumed_from: u64,
     /// How long the download took.
@@ -175,6 +177,7 @@ pub async fn sync(
         unexpected: report.unexpected,
         retried: report.retried,
         requests: report.requests,
+        hedged: report.hedged,
         resumed_from: report.resumed.map_or(0, |checkpoint| checkpoint.entries()),
         elapsed: report.elapsed,
         peers_connected,
@@ -200,6 +203,7 @@ impl SyncSummary {
             unexpected: 0,
             retried: 0,
             requests: 0,
+            hedged: 0,
             resumed_from: 0,
             elapsed,
             peers_connected: 0,

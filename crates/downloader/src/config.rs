@@ -30,6 +30,8 @@ pub struct DownloaderConfig {
     pub max_in_flight: usize,
     /// How often a sync logs its progress line.
     pub progress_interval: Duration,
+    /// Hedge late requests (see [`StateSyncConfig::hedge`]); on by default.
+    pub hedge: bool,
 }
 
 impl Default for DownloaderConfig {
@@ -44,6 +46,7 @@ impl Default for DownloaderConfig {
             stall_check_interval: Duration::from_secs(1),
             max_in_flight: 64,
             progress_interval: Duration::from_secs(8),
+            hedge: true,
         }
     }
 }
@@ -54,6 +57,7 @@ impl DownloaderConfig {
             commit_threshold: self.commit_threshold,
             max_in_flight: self.max_in_flight,
             progress_interval: self.progress_interval,
+            hedge: self.hedge,
             ..StateSyncConfig::default()
         }
     }

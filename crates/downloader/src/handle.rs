@@ -112,6 +112,7 @@ impl SyncHandle {
                     queued: progress.queued,
                     in_flight: progress.in_flight,
                     retried: progress.retried,
+                    hedged: progress.hedged,
                     duplicate: progress.duplicate,
                     unexpected: progress.unexpected,
                     bytes: progress.bytes,
@@ -130,6 +131,7 @@ impl SyncHandle {
                 queued: 0,
                 in_flight: 0,
                 retried: 0,
+                hedged: 0,
                 duplicate: 0,
                 unexpected: 0,
                 bytes: 0,
@@ -161,6 +163,8 @@ pub struct SyncProgress {
     pub in_flight: u64,
     /// Hashes re-queued after a peer failed to deliver them.
     pub retried: u64,
+    /// Hedged requests: items in flight with a late peer, asked of an idle one too.
+    pub hedged: u64,
     /// Blobs received again after being processed.
     pub duplicate: u64,
     /// Blobs that hash to nothing requested.
@@ -200,6 +204,8 @@ pub struct SyncReport {
     pub retried: u64,
     /// Requests sent.
     pub requests: u64,
+    /// Of those, hedged requests (items in flight with a late peer, asked of an idle one too).
+    pub hedged: u64,
     /// How long the sync ran.
     pub elapsed: Duration,
     /// Peers dropped during the sync, and why.
@@ -221,6 +227,7 @@ impl SyncReport {
             unexpected: progress.unexpected,
             retried: progress.retried,
             requests: progress.requests,
+            hedged: progress.hedged,
             elapsed: progress.elapsed,
             peers_dropped: report.peers_dropped,
             resumed: progress.resumed,

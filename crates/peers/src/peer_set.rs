@@ -1,6 +1,6 @@
 //! The set of connected peers, their idle state and throughput, and membership notifications.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,6 +10,25 @@ use tokio::sync::broadcast;
 
 use crate::rate::{quantile_roundtrip, PeerRate, RoundTripEstimator};
 use crate::{Capabilities, Peer, PeerError, PeerId, RateConfig, RequestKind};
+
+/// Measured round trips kept per kind for [`PeerSet::hedge_delay`]: enough for a stable high
+/// percentile, few enough to follow a set whose speed changes.
+const HEDGE_WINDOW: usize = 128;
+
+/// The percentile of recent round trips after which a request counts as late, worth hedging: most
+/// answers come before it, so a hedge is rarely wasted, and a silent peer costs about one of it.
+const HEDGE_PERCENTILE: f64 = 0.95;
+
+/// Round trips measured before [`HEDGE_PERCENTILE`] is trusted; until then the delay is
+/// [`INITIAL_HEDGE_DELAY`].
+const HEDGE_MIN_SAMPLES: usize = 8;
+
+/// The hedge delay before enough round trips are measured (the first requests of a sync): long
+/// enough for a loaded loopback or LAN peer, far shorter than a request timeout.
+const INITIAL_HEDGE_DELAY: Duration = Duration::from_millis(500);
+
+/// The shortest hedge delay: below it, a hedge races answers already on the wire.
+const MIN_HEDGE_DELAY: Duration = Duration::from_millis(5);
 
 /// Settings of a [`PeerSet`].
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +144,9 @@ struct Shared {
 struct State {
     peers: BTreeMap<PeerId, Entry>,
     estimator: RoundTripEstimator,
+    /// The latest measured round trips of answers that delivered something, per
+    /// [`RequestKind::index`], at most [`HEDGE_WINDOW`] each: what [`PeerSet::hedge_delay`] reads.
+    recent_rtts: [VecDeque<Duration>; RequestKind::ALL.len()],
     /// The next registration's [`Entry::generation`].
     next_generation: u64,
 }
@@ -173,7 +195,12 @@ impl PeerSet {
         let estimator = RoundTripEstimator::new(now(), &config.rate);
         Self {
             shared: Arc::new(Shared {
-                state: Mutex::new(State { peers: BTreeMap::new(), estimator, next_generation: 0 }),
+                state: Mutex::new(State {
+                    peers: BTreeMap::new(),
+                    estimator,
+                    recent_rtts: Default::default(),
+                    next_generation: 0,
+                }),
                 request_ids: AtomicU64::new(0),
                 joins: broadcast::channel(buffer).0,
                 drops: broadcast::channel(buffer).0,
@@ -338,6 +365,33 @@ impl PeerSet {
                 entry.leased[lease.kind.index()] = false;
             }
         }
+        if let Some((_, elapsed)) = measured.filter(|(delivered, _)| *delivered > 0) {
+            let window = &mut state.recent_rtts[lease.kind.index()];
+            if window.len() == HEDGE_WINDOW {
+                window.pop_front();
+            }
+            window.push_back(elapsed);
+        }
+    }
+
+    /// How long a request of `kind` may go unanswered before it is worth asking another idle peer
+    /// for the same items (a hedged request): the [`HEDGE_PERCENTILE`] of the latest round trips of
+    /// answers that delivered something, over every peer, at least [`MIN_HEDGE_DELAY`] and at most
+    /// the request timeout; [`INITIAL_HEDGE_DELAY`] until [`HEDGE_MIN_SAMPLES`] are measured.
+    pub fn hedge_delay(&self, kind: RequestKind) -> Duration {
+        let config = &self.shared.config.rate;
+        let mut state = self.state();
+        let timeout = Self::tuned(&mut state, config).request_timeout(config);
+        let window = &state.recent_rtts[kind.index()];
+        let delay = if window.len() < HEDGE_MIN_SAMPLES {
+            INITIAL_HEDGE_DELAY
+        } else {
+            let mut sorted: Vec<Duration> = window.iter().copied().collect();
+            sorted.sort_unstable();
+            let rank = ((sorted.len() as f64 * HEDGE_PERCENTILE).ceil() as usize).clamp(1, sorted.len());
+            sorted[rank - 1]
+        };
+        delay.max(MIN_HEDGE_DELAY).min(timeout)
     }
 
     /// The round trip requests are sized for.

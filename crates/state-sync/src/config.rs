@@ -25,6 +25,10 @@ pub struct StateSyncConfig {
     pub channel_capacity: usize,
     /// The scheduler's per-depth fetch cap (see [`trie_sync::DEFAULT_MAX_FETCHES_PER_DEPTH`]).
     pub max_fetches_per_depth: usize,
+    /// Hedge late requests: when every hash left is in flight and a peer is idle, ask it for the
+    /// hashes of a request older than [`PeerSet::hedge_delay`](peers::PeerSet::hedge_delay), so a
+    /// silent peer costs a high percentile of the round trips rather than a request timeout.
+    pub hedge: bool,
 }
 
 impl Default for StateSyncConfig {
@@ -35,6 +39,7 @@ impl Default for StateSyncConfig {
             progress_interval: Duration::from_secs(8),
             channel_capacity: 64,
             max_fetches_per_depth: trie_sync::DEFAULT_MAX_FETCHES_PER_DEPTH,
+            hedge: true,
         }
     }
 }

@@ -22,6 +22,7 @@ pub(crate) struct Counters {
     pub(crate) queued: AtomicU64,
     pub(crate) in_flight: AtomicU64,
     pub(crate) requests: AtomicU64,
+    pub(crate) hedged: AtomicU64,
     pub(crate) committed_nodes: AtomicU64,
     pub(crate) committed_codes: AtomicU64,
     pub(crate) committed_bytes: AtomicU64,
@@ -43,6 +44,7 @@ impl Counters {
             queued: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            hedged: AtomicU64::new(0),
             committed_nodes: AtomicU64::new(0),
             committed_codes: AtomicU64::new(0),
             committed_bytes: AtomicU64::new(0),
@@ -87,6 +89,7 @@ impl Counters {
             unexpected: get(&self.unexpected),
             bytes: get(&self.bytes),
             requests: get(&self.requests),
+            hedged: get(&self.hedged),
             committed_nodes: get(&self.committed_nodes),
             committed_codes: get(&self.committed_codes),
             committed_bytes: get(&self.committed_bytes),
@@ -121,6 +124,8 @@ pub struct StateSyncProgress {
     pub bytes: u64,
     /// Requests sent.
     pub requests: u64,
+    /// Of those, hedged requests: items already in flight with a late peer, asked of an idle one.
+    pub hedged: u64,
     /// Trie nodes committed by this sync.
     pub committed_nodes: u64,
     /// Code blobs committed by this sync.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use foldhash::HashSet;
+use foldhash::{HashMap, HashSet};
 use kvdb::{BatchOp, KeyValueStore, Namespace, WriteBatch};
 use peers::{DisconnectReason, Peer, PeerId, PeerSet, RequestKind, MAX_HASHES_PER_REQUEST};
 use tokio::sync::watch;
@@ -18,6 +18,17 @@ use crate::{
     Checkpoint, DropReason, DroppedBecause, Finished, Outcome, Request, Result, StateSyncConfig,
     StateSyncError, StateSyncProgress, StateSyncReport, TrackerLink,
 };
+
+/// A request handed to the tracker and not yet back.
+#[derive(Debug)]
+struct InFlight {
+    /// What it asks for.
+    hashes: Vec<NodeHash>,
+    /// When it was handed over.
+    sent: Instant,
+    /// Whether its hashes were already asked of another peer (a request is hedged once).
+    hedged: bool,
+}
 
 /// What a sync shares with its handles.
 #[derive(Debug)]
@@ -108,8 +119,11 @@ pub struct StateSync {
     requests: RequestSender,
     /// Finished requests come back here (go-ethereum's `deliver`).
     deliveries: DeliveryReceiver,
-    /// Requests handed to the tracker and not yet back.
-    in_flight: usize,
+    /// Requests handed to the tracker and not yet back, by peer (a peer has at most one node-data
+    /// request: its lease): what each asks and since when, for hedging.
+    in_flight: HashMap<PeerId, InFlight>,
+    /// When the oldest unhedged request becomes late enough to hedge, if a peer is idle for it.
+    next_hedge: Option<Instant>,
     /// Entries processed since the last commit (go-ethereum's `numUncommitted`).
     uncommitted_entries: u64,
     /// Their bytes (go-ethereum's `bytesUncommitted`): a commit is due past the threshold.
@@ -135,7 +149,7 @@ impl std::fmt::Debug for StateSync {
         f.debug_struct("StateSync")
             .field("root", &self.shared.root)
             .field("pending", &self.scheduler.pending())
-            .field("in_flight", &self.in_flight)
+            .field("in_flight", &self.in_flight.len())
             .finish_non_exhaustive()
     }
 }
@@ -172,7 +186,8 @@ impl StateSync {
             config,
             requests,
             deliveries,
-            in_flight: 0,
+            in_flight: HashMap::default(),
+            next_hedge: None,
             uncommitted_entries: 0,
             uncommitted_bytes: 0,
             checkpoint,
@@ -199,8 +214,8 @@ impl StateSync {
         // stay busy forever. Later ones stay with the tracker, which releases them as it spins down.
         self.deliveries.close();
         while let Some(finished) = self.deliveries.try_recv() {
+            self.in_flight.remove(finished.request.peer_id());
             finished.release_peer();
-            self.in_flight = self.in_flight.saturating_sub(1);
         }
         let committed = if self.store_failed { Ok(()) } else { self.commit(true).await };
         let result = match (ended, committed) {
@@ -265,6 +280,9 @@ impl StateSync {
                 },
                 Some(_) = joins.recv() => trace!(target: "state_sync", "peer joined"),
                 Some(_) = drops.recv() => trace!(target: "state_sync", "peer left"),
+                _ = sleep_until(self.next_hedge), if self.next_hedge.is_some() => {
+                    trace!(target: "state_sync", "a request is late: hedging")
+                }
                 _ = progress.tick() => self.log_progress(),
             }
         }
@@ -272,11 +290,13 @@ impl StateSync {
     }
 
     /// go-ethereum's `assignTasks`/`fillTasks`: gives every idle peer up to its capacity of hashes it
-    /// has not failed, and hands the requests to the tracker.
+    /// has not failed, and hands the requests to the tracker; then, if peers are left idle with
+    /// nothing to ask, hedges late requests ([`Self::hedge_tasks`]).
     async fn assign_tasks(&mut self, cancel: &mut watch::Receiver<bool>) -> Result<()> {
+        let mut starved = Vec::new();
         for idle in self.peers.idle_peers(RequestKind::NodeData) {
-            if self.in_flight >= self.config.max_in_flight.max(1) {
-                break;
+            if self.in_flight.len() >= self.config.max_in_flight.max(1) {
+                return Ok(());
             }
             // The lease is the peer's busy mark; dropping it (nothing to ask, or the request never
             // sent) sets the peer idle again, measuring nothing.
@@ -284,22 +304,77 @@ impl StateSync {
             let max = lease.capacity().clamp(1, MAX_HASHES_PER_REQUEST);
             let hashes = self.tasks.fill(idle.peer.id(), max, &mut self.scheduler);
             if hashes.is_empty() {
+                starved.push(lease);
                 continue;
             }
             trace!(target: "state_sync", peer = %idle.peer.id(), items = hashes.len(), "assigning");
-            let request = Request::new(lease, hashes);
-            tokio::select! {
-                biased;
-                _ = cancelled(cancel) => return Err(StateSyncError::Cancelled),
-                sent = self.requests.send(request) => {
-                    if sent.is_err() {
-                        return Err(StateSyncError::Cancelled);
-                    }
+            self.send(Request::new(lease, hashes), cancel).await?;
+        }
+        self.next_hedge = None;
+        if self.config.hedge && !starved.is_empty() {
+            self.hedge_tasks(starved, cancel).await?;
+        }
+        Ok(())
+    }
+
+    /// Hedged requests: every hash left is in flight (the `idle` peers found nothing to do), so each
+    /// idle peer is asked for the hashes of the oldest request of another peer that is late (older
+    /// than the peer set's [`hedge_delay`](PeerSet::hedge_delay)) and not hedged yet, minus those it
+    /// already failed. The first verified answer wins; the other then counts as duplicate, never
+    /// against its peer. Sets [`Self::next_hedge`] when the next request becomes late.
+    async fn hedge_tasks(
+        &mut self,
+        idle: Vec<peers::Lease>,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<()> {
+        let delay = self.peers.hedge_delay(RequestKind::NodeData);
+        let now = Instant::now();
+        for lease in idle {
+            if self.in_flight.len() >= self.config.max_in_flight.max(1) {
+                break;
+            }
+            let oldest = self
+                .in_flight
+                .iter_mut()
+                .filter(|(peer, flight)| *peer != lease.peer_id() && !flight.hedged)
+                .min_by_key(|(_, flight)| flight.sent);
+            let Some((late_peer, flight)) = oldest else { break };
+            let due = flight.sent + delay;
+            if due > now {
+                self.next_hedge = Some(due);
+                break;
+            }
+            let max = lease.capacity().clamp(1, MAX_HASHES_PER_REQUEST);
+            let hashes = self.tasks.hedge(lease.peer_id(), &flight.hashes, max);
+            // Hedged once, even if this peer could take none of its hashes (it failed them).
+            flight.hedged = true;
+            if hashes.is_empty() {
+                continue;
+            }
+            debug!(
+                target: "state_sync", late = %late_peer, peer = %lease.peer_id(), items = hashes.len(),
+                waited = ?now - flight.sent, ?delay, "hedging a late request"
+            );
+            Counters::add(&self.shared.counters.hedged, 1);
+            self.send(Request::new(lease, hashes), cancel).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands `request` to the tracker (waiting while it is behind), recording it in flight.
+    async fn send(&mut self, request: Request, cancel: &mut watch::Receiver<bool>) -> Result<()> {
+        let (peer, hashes) = (request.peer_id().clone(), request.hashes().to_vec());
+        tokio::select! {
+            biased;
+            _ = cancelled(cancel) => return Err(StateSyncError::Cancelled),
+            sent = self.requests.send(request) => {
+                if sent.is_err() {
+                    return Err(StateSyncError::Cancelled);
                 }
             }
-            self.in_flight += 1;
-            Counters::add(&self.shared.counters.requests, 1);
         }
+        self.in_flight.insert(peer, InFlight { hashes, sent: Instant::now(), hedged: false });
+        Counters::add(&self.shared.counters.requests, 1);
         Ok(())
     }
 
@@ -318,7 +393,7 @@ impl StateSync {
     /// what was not delivered back in the queue.
     async fn process(&mut self, finished: Finished) -> Result<()> {
         let Finished { request, outcome } = finished;
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.in_flight.remove(request.peer_id());
         let peer_handle = request.peer().clone();
         let peer = request.peer_id().clone();
         let (lease, hashes) = request.into_parts();
@@ -503,7 +578,7 @@ impl StateSync {
         let counters = &self.shared.counters;
         Counters::set(&counters.pending, self.scheduler.pending() as u64);
         Counters::set(&counters.queued, self.tasks.queued() as u64);
-        Counters::set(&counters.in_flight, self.in_flight as u64);
+        Counters::set(&counters.in_flight, self.in_flight.len() as u64);
         Counters::set(&counters.uncommitted_bytes, self.uncommitted_bytes as u64);
     }
 
@@ -529,6 +604,14 @@ impl StateSync {
 async fn cancelled(cancel: &mut watch::Receiver<bool>) {
     // The sender lives as long as the sync: no error.
     let _ = cancel.wait_for(|cancelled| *cancelled).await;
+}
+
+/// Sleeps until `deadline` (forever if `None`; the branch using it is then disabled).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Whether two handles are the same connection (a peer that reconnects gets a new one, same id).

@@ -62,6 +62,25 @@ impl Tasks {
         picked
     }
 
+    /// Of `hashes` (a request in flight with another peer), those still outstanding, in flight (not
+    /// queued) and not yet tried with `peer`, recorded as tried with it: what to ask `peer` for in a
+    /// hedged request. The first verified answer completes them; the other is then a duplicate.
+    pub(crate) fn hedge(&mut self, peer: &PeerId, hashes: &[NodeHash], max: usize) -> Vec<NodeHash> {
+        let mut picked = Vec::new();
+        for hash in hashes {
+            if picked.len() == max {
+                break;
+            }
+            let Some(task) = self.tasks.get_mut(hash) else { continue };
+            if task.queued || task.attempts.contains(peer) {
+                continue;
+            }
+            task.attempts.push(peer.clone());
+            picked.push(*hash);
+        }
+        picked
+    }
+
     /// Forgets a processed hash, wherever it is.
     pub(crate) fn complete(&mut self, hash: &NodeHash) {
         self.tasks.remove(hash);
@@ -130,6 +149,7 @@ mod tests {
         assert_eq!(tasks.fill(&b, 4, &mut scheduler), root, "b timed out: it may be asked again");
         tasks.complete(&root[0]);
         assert!(!tasks.retry(root[0], &b, true), "processed meanwhile: not requeued");
+        assert!(tasks.hedge(&a, &root, 4).is_empty(), "processed: nothing to hedge");
         assert_eq!(tasks.queued(), 0);
         let mut batch = WriteBatch::new();
         scheduler.commit(&mut batch);
@@ -137,5 +157,30 @@ mod tests {
             .ops()
             .iter()
             .all(|op| !matches!(op, kvdb::BatchOp::Put { namespace: Namespace::Meta, .. })));
+    }
+}
+
+#[cfg(test)]
+mod hedge_tests {
+    use super::*;
+    use kvdb::MemoryStore;
+    use trie_sync::build_trie;
+
+    #[test]
+    fn a_hedge_takes_only_in_flight_hashes_the_peer_has_not_tried() {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0u8..40).map(|i| (vec![i; 32], vec![i; 40])).collect();
+        let (root, _) = build_trie(pairs.iter().map(|(k, v)| (k, v))).unwrap();
+        let mut scheduler = TrieSync::new(root, MemoryStore::new()).unwrap();
+        let mut tasks = Tasks::default();
+        let (slow, idle) = (PeerId::new("slow"), PeerId::new("idle"));
+        let asked = tasks.fill(&slow, 4, &mut scheduler);
+        assert_eq!(asked, vec![root]);
+        assert!(tasks.hedge(&slow, &asked, 4).is_empty(), "never hedged against itself");
+        assert_eq!(tasks.hedge(&idle, &asked, 4), asked);
+        assert!(tasks.hedge(&idle, &asked, 4).is_empty(), "already asked of it");
+        // The hedge failed: the hash goes back to the queue, and a queued hash is not hedged.
+        assert!(tasks.retry(root, &idle, false));
+        assert!(tasks.hedge(&PeerId::new("third"), &asked, 4).is_empty());
+        assert_eq!(tasks.queued(), 1);
     }
 }

@@ -51,8 +51,15 @@ fn faults() -> Vec<(&'static str, Fault, Fate)> {
     ]
 }
 
+/// Without hedging: these tests watch how each fault is detected (a timeout, a stall, junk), and
+/// hedging would finish the sync first, before a silent or stalling peer is found out. Hedging has
+/// its own tests (`hedging.rs`).
 fn config() -> DownloaderConfig {
-    DownloaderConfig { no_peers_timeout: Duration::from_secs(30), ..DownloaderConfig::default() }
+    DownloaderConfig {
+        no_peers_timeout: Duration::from_secs(30),
+        hedge: false,
+        ..DownloaderConfig::default()
+    }
 }
 
 #[tokio::test(start_paused = true)]

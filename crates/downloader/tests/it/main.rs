@@ -2,6 +2,7 @@
 
 mod faults;
 mod fixtures;
+mod hedging;
 mod matrix;
 mod pivot;
 mod store_faults;

@@ -197,3 +197,29 @@ async fn leases_and_rates_are_per_kind_and_only_for_kinds_served() {
     let (first, second) = (set.next_request_id(), set.clone().next_request_id());
     assert!(second > first);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_hedge_delay_is_a_high_percentile_of_recent_round_trips() {
+    let set = PeerSet::default();
+    set.register(peer("a")).unwrap();
+    set.register(peer("b")).unwrap();
+    let initial = set.hedge_delay(RequestKind::NodeData);
+    assert_eq!(initial, Duration::from_millis(500), "nothing measured yet");
+    // 19 answers in 10 ms and one in 200 ms: the 95th percentile is 10 ms.
+    for i in 0..20 {
+        let elapsed = if i == 7 { Duration::from_millis(200) } else { Duration::from_millis(10) };
+        measure(&set, if i % 2 == 0 { "a" } else { "b" }, 10, elapsed);
+    }
+    assert_eq!(set.hedge_delay(RequestKind::NodeData), Duration::from_millis(10));
+    // Timeouts and empty answers say nothing of round trips; other kinds keep their own window.
+    for _ in 0..20 {
+        measure(&set, "a", 0, Duration::from_secs(60));
+    }
+    assert_eq!(set.hedge_delay(RequestKind::NodeData), Duration::from_millis(10));
+    assert_eq!(set.hedge_delay(RequestKind::TrieNodes), initial);
+    // A set that turned slow moves it: 108 of the 128 latest round trips took 300 ms.
+    for _ in 0..108 {
+        measure(&set, "b", 10, Duration::from_millis(300));
+    }
+    assert_eq!(set.hedge_delay(RequestKind::NodeData), Duration::from_millis(300));
+}
