@@ -1,17 +1,23 @@
-//! `cargo xtask bench`: every criterion bench of the workspace, then one table of the results.
+//! `cargo xtask bench`: every criterion bench of the workspace, then one table of the results;
+//! `cargo xtask bench transports`: one state synced over wire v1 and over RLPx (see [`transports`]).
 
-use std::path::Path;
+mod transports;
+
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::{cargo, run_command, workspace_root};
+use crate::{cargo, render, run_command, workspace_root};
 
 /// Runs the benches of every crate with all features (extra `args` go to criterion, e.g. a filter),
 /// then prints a table of every result criterion saved, so figures can be copied into BENCHMARKS.md.
 /// `--report` only prints the table of results already saved.
 pub(crate) fn run(args: &[String]) -> Result<()> {
-    let criterion_dir = workspace_root().join("target").join("criterion");
+    if args.first().is_some_and(|arg| arg == "transports") {
+        return transports::run(&args[1..]);
+    }
+    let criterion_dir = target_dir()?.join("criterion");
     if args.iter().any(|arg| arg == "--report") {
         return print_table(&criterion_dir);
     }
@@ -22,6 +28,20 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     run_command(bench)?;
     print_table(&criterion_dir)
+}
+
+/// Cargo's target directory (where criterion saves its results), as `CARGO_TARGET_DIR` or the
+/// configuration may have moved it.
+fn target_dir() -> Result<PathBuf> {
+    let mut metadata = cargo();
+    metadata.args(["metadata", "--format-version", "1", "--no-deps"]);
+    let output = metadata.output().with_context(|| format!("starting {}", render(&metadata)))?;
+    anyhow::ensure!(output.status.success(), "{} failed with {}", render(&metadata), output.status);
+    let metadata: Value = serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
+    match metadata["target_directory"].as_str() {
+        Some(dir) => Ok(dir.into()),
+        None => Ok(workspace_root().join("target")),
+    }
 }
 
 /// One saved criterion result.

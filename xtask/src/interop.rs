@@ -414,7 +414,7 @@ fn sync_from_peer(
 }
 
 /// A child process, killed and reaped when dropped: on success, on error and on panic alike.
-struct KillOnDrop(Child);
+pub(crate) struct KillOnDrop(pub(crate) Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -566,7 +566,7 @@ impl Statesync {
 /// the integration tests: asking cargo for exactly that build (`--no-run`) costs nothing after `ci`,
 /// where a plain `cargo build` would resolve features without the test-only ones (tokio's
 /// `test-util`) and recompile half the workspace. `release` builds a release binary instead.
-fn build_statesync(release: bool) -> Result<PathBuf> {
+pub(crate) fn build_statesync(release: bool) -> Result<PathBuf> {
     let mut build = cargo();
     if release {
         build.args(["build", "--release", "--bin", "statesync"]);

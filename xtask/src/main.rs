@@ -3,13 +3,18 @@
 //! - `ci`: what CI runs: format check, clippy with warnings denied, every test of the workspace.
 //! - `bench`: the criterion benches of the workspace, then a table of the results
 //!   (`cargo xtask bench [criterion args, e.g. a filter]`; `cargo xtask bench --report` prints the
-//!   table of the last saved results without running anything).
+//!   table of the last saved results without running anything). `cargo xtask bench transports
+//!   [--accounts N] [--runs R] [--backend memory|redb]` syncs one state from one `statesync serve`
+//!   over wire v1 and over RLPx, alternating, and prints a table of both.
 //! - `interop`: statesync against go-ethereum v1.13.2 and v1.17.10 on loopback (built once into a
 //!   cache outside the repository): genesis roots compared, and a sync from each once statesync
 //!   speaks RLPx (`cargo xtask interop [--release] [--require-sync]`).
+//! - `fuzz`: each cargo-fuzz target of `fuzz/` for a while on its seed corpus, then a table of
+//!   executions per target (`cargo xtask fuzz [--seconds N] [TARGET...]`); fails on a crash.
 
 mod bench;
 mod ci;
+mod fuzz;
 mod interop;
 
 use std::process::Command;
@@ -24,12 +29,18 @@ fn main() -> Result<()> {
         Some("ci") => ci::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("interop") => interop::run(&rest),
+        Some("fuzz") => fuzz::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench|interop> [args]");
+            eprintln!("usage: cargo xtask <ci|bench|interop|fuzz> [args]");
             eprintln!("  ci      fmt --check, clippy -D warnings, all tests (what CI runs)");
             eprintln!("  bench   criterion benches of every crate, then a results table; extra args go to criterion");
+            eprintln!("          bench transports [--accounts N] [--runs R] [--backend memory|redb]: one sync per transport");
             eprintln!("  interop statesync against go-ethereum v1.13.2 and v1.17.10 on loopback (geth built once into");
             eprintln!("          $STATESYNC_INTEROP_CACHE or ~/.cache/statesync-interop; needs go); [--release] [--require-sync]");
+            eprintln!("  fuzz    [--seconds N] [TARGET...]: each cargo-fuzz target of fuzz/ for N s (default 30) on its");
+            eprintln!(
+                "          seed corpus, then a table; installs cargo-fuzz if missing; fails on a crash"
+            );
             bail!("unknown or missing task {task:?}");
         }
     }

@@ -55,8 +55,11 @@
 //! ```
 //!
 //! # Features
-//! None: everything is always built. The cryptography comes from RustCrypto crates (k256,
-//! aes, ctr, hmac, sha2, sha3), pure Rust.
+//! - `fuzzing`: the `fuzzing` module, entry points over `&[u8]` for the fuzz targets in
+//!   `fuzz/` (handshake packets and bodies read with the EIP-8 test keys, frames sealed and
+//!   opened with fixed secrets, message and Disconnect decoding). Not for production use.
+//!
+//! The cryptography comes from RustCrypto crates (k256, aes, ctr, hmac, sha2, sha3), pure Rust.
 
 mod capability;
 mod disconnect;
@@ -64,6 +67,8 @@ mod ecies;
 mod enode;
 mod error;
 mod frame;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handshake;
 mod hello;
 mod node_key;

@@ -322,7 +322,7 @@ fn append_msg_id(id: u64, out: &mut Vec<u8>) {
 pub(crate) fn split_msg_id(data: &[u8]) -> Result<(u64, &[u8])> {
     let (&first, rest) = data.split_first().ok_or(Error::InvalidMessageId)?;
     match first {
-        0x00..=0x7f => Ok((first as u64, rest)),
+        0x01..=0x7f => Ok((first as u64, rest)),
         0x80 => Ok((0, rest)),
         0x81..=0x88 => {
             let len = (first - 0x80) as usize;
@@ -360,6 +360,8 @@ mod tests {
     fn non_canonical_msg_ids_are_refused() {
         for bad in [
             &[][..],
+            // The byte string [0]: zero is 0x80 (found by the rlpx_message fuzz target).
+            &[0x00][..],
             &[0x81, 0x05][..],
             &[0x82, 0x00, 0x80][..],
             &[0x82, 0x01][..],
