@@ -38,7 +38,7 @@ pub fn load_chain(spec: &ChainSpec, network_id: Option<u64>) -> Result<Chain> {
         }
         ChainSpec::Genesis(path) => {
             let text = std::fs::read_to_string(path)
-                .map_err(|source| Error::Io { what: "reading the genesis file", source })?;
+                .map_err(|source| crate::GenesisError::Read { path: path.clone(), source })?;
             let bad = |reason: String| Error::BadChain { path: path.clone(), reason };
             let genesis = Genesis::from_json(&text).map_err(|error| bad(error.to_string()))?;
             let chain_id = genesis.config.as_ref().and_then(|config| config.chain_id);

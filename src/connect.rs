@@ -1,6 +1,5 @@
 //! Before a sync: connecting to the peers given, and checking that one of them has the root.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -195,38 +194,4 @@ pub async fn probe_root(peers: &mut ConnectedPeers, root: H256) -> Result<RootPr
         }
     }
     Err(Error::RootUnavailable { root, peers: total })
-}
-
-/// Asks `peer` for `hashes` once and returns what it delivered that hashes right (best effort: an
-/// empty map after [`ROOT_PROBE_TIMEOUT`] or a disconnect). Used before the sync starts, for the
-/// [`KeySpaceGauge`](crate::KeySpaceGauge)'s top nodes.
-pub async fn fetch_nodes(
-    peers: &mut ConnectedPeers,
-    peer: &PeerId,
-    hashes: Vec<H256>,
-) -> HashMap<H256, Vec<u8>> {
-    let mut delivered = HashMap::new();
-    if hashes.is_empty() {
-        return delivered;
-    }
-    let mut exchange = Exchange::new(&peers.set, &mut peers.events);
-    if exchange.send(peer, PeerRequest::node_data(hashes.clone())).await.is_err() {
-        return delivered;
-    }
-    let deadline = tokio::time::Instant::now() + ROOT_PROBE_TIMEOUT;
-    match exchange.next(deadline).await {
-        Some(Reply::Answered { response, .. }) => {
-            for blob in response.into_node_data().unwrap_or_default() {
-                let hash = keccak256(&blob);
-                if hashes.contains(&hash) {
-                    delivered.insert(hash, blob);
-                }
-            }
-        }
-        Some(Reply::Disconnected { peer: gone, cause }) => {
-            tracing::warn!(target: "statesync::sync", peer = %gone, %cause, "peer disconnected");
-        }
-        None => {}
-    }
-    delivered
 }

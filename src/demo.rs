@@ -160,6 +160,7 @@ pub async fn demo(
         peers: enodes,
         network_id: 1,
         eth: Some(eth_config(NodeKey::generate(), chain)),
+        progress_record: None,
         downloader: DownloaderConfig::default(),
     };
     let summary = sync(synced.clone(), &sync_options, observe, std::future::pending()).await;

@@ -64,8 +64,10 @@ pub enum Error {
         /// The backend asked for.
         asked: Backend,
     },
-    /// Opening the database failed: not a database, held by another process, not writable.
-    #[error("cannot open database: {source}")]
+    /// Opening the database failed: not a database, held by another process, not writable (bad
+    /// input), or damaged beyond the storage engine's own recovery (a failure: see
+    /// [`Error::is_store_damage`]).
+    #[error("cannot open database: {source}{}", damage_hint(self))]
     OpenStore {
         /// Where it was opened.
         path: PathBuf,
@@ -160,10 +162,12 @@ pub enum Error {
         root: H256,
     },
     /// The sync started and then failed.
-    #[error("sync failed: {0}")]
+    #[error("sync failed: {failure}{hint}", failure = .0, hint = damage_hint(self))]
     Download(Box<downloader::DownloadError>),
     /// A verify walk found entries missing.
-    #[error("state {root:?} is incomplete: {missing} entries missing")]
+    #[error(
+        "state {root:?} is incomplete: {missing} entries missing; `statesync sync --repair --root {root:?} --peer ADDR` fetches them"
+    )]
     Incomplete {
         /// The state root.
         root: H256,
@@ -171,7 +175,7 @@ pub enum Error {
         missing: u64,
     },
     /// A verify walk found a stored blob that does not match its hash or does not decode.
-    #[error("state {root:?} is damaged: {source}")]
+    #[error("state {root:?} is damaged: {source}{}", damage_hint(self))]
     Damaged {
         /// The state root.
         root: H256,
@@ -179,7 +183,7 @@ pub enum Error {
         source: trie_sync::WalkError,
     },
     /// The store failed while a command was using it.
-    #[error("database failed: {0}")]
+    #[error("database failed: {failure}{hint}", failure = .0, hint = damage_hint(self))]
     Store(#[from] kvdb::Error),
     /// A background task of the command failed (panicked or was cancelled).
     #[error("internal task failed: {0}")]
@@ -206,7 +210,6 @@ impl Error {
             | Error::CreateDir { .. }
             | Error::BackendMismatch { .. }
             | Error::NoDatabase { .. }
-            | Error::OpenStore { .. }
             | Error::NoRecordedRoot { .. }
             | Error::NotEmpty { .. }
             | Error::Genesis(_)
@@ -219,6 +222,7 @@ impl Error {
             | Error::IncompatiblePeers { .. }
             | Error::NoPeers { .. }
             | Error::RootUnavailable { .. } => true,
+            Error::OpenStore { .. } => !self.is_store_damage(),
             Error::Interrupted { .. }
             | Error::Download(_)
             | Error::Incomplete { .. }
@@ -226,6 +230,25 @@ impl Error {
             | Error::Store(_)
             | Error::Task(_)
             | Error::Io { .. } => false,
+        }
+    }
+
+    /// Whether the database is damaged: the storage engine reports corruption, or a stored entry
+    /// does not match its hash. This is a failure (exit code [`EXIT_FAILURE`]), not bad input; the
+    /// message says what to do (`sync --repair`, or a new database directory).
+    pub fn is_store_damage(&self) -> bool {
+        let corrupted = |error: &kvdb::Error| matches!(error, kvdb::Error::Corrupted { .. });
+        match self {
+            Error::OpenStore { source, .. } | Error::Store(source) => corrupted(source),
+            Error::Damaged { .. } => true,
+            Error::Download(error) => match error.as_ref() {
+                downloader::DownloadError::Store(source) => corrupted(source),
+                downloader::DownloadError::Scheduler(trie_sync::SyncError::Store(source)) => {
+                    corrupted(source)
+                }
+                _ => false,
+            },
+            _ => false,
         }
     }
 
@@ -241,3 +264,44 @@ impl Error {
 
 /// The result type of the command implementations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to do about a damaged database, appended to the messages of errors that report one.
+fn damage_hint(error: &Error) -> &'static str {
+    match error {
+        // The engine cannot open the file: nothing in it can be read, so nothing can be repaired.
+        Error::OpenStore { .. } if error.is_store_damage() => {
+            ": the database is damaged beyond what its storage engine recovers, so nothing in it can be read; start over with a new --db directory"
+        }
+        _ if error.is_store_damage() => {
+            "; to fix it, `statesync sync --repair --root HASH --peer ADDR` fetches what is damaged again from peers, or start over with a new --db directory"
+        }
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corrupted() -> kvdb::Error {
+        kvdb::Error::Corrupted { backend: "redb", detail: "bad page".into() }
+    }
+
+    #[test]
+    fn a_damaged_database_is_a_failure_that_says_what_to_do() {
+        let open = Error::OpenStore { path: "db/state.redb".into(), source: corrupted() };
+        assert_eq!(open.exit_code(), EXIT_FAILURE);
+        assert!(open.to_string().contains("start over with a new --db directory"), "{open}");
+        let read = Error::Store(corrupted());
+        assert_eq!(read.exit_code(), EXIT_FAILURE);
+        assert!(read.to_string().contains("sync --repair"), "{read}");
+        let sync = Error::Download(Box::new(downloader::DownloadError::Store(corrupted())));
+        assert_eq!(sync.exit_code(), EXIT_FAILURE);
+        assert!(sync.to_string().contains("sync --repair"), "{sync}");
+        let locked =
+            Error::OpenStore { path: "db".into(), source: kvdb::Error::Locked { path: "db".into() } };
+        assert_eq!(locked.exit_code(), EXIT_BAD_INPUT, "a held database is still bad input");
+        assert!(!locked.to_string().contains("--repair"), "{locked}");
+        assert!(!Error::Store(kvdb::Error::Poisoned).to_string().contains("--repair"));
+    }
+}

@@ -9,7 +9,8 @@
 //!   (and a server) built from them.
 //!
 //! The commands are functions here, so tests and the demo run them in-process: [`generate`] (`gen`),
-//! [`BoundServer`] (`serve`), [`verify`] (`verify`). Each fails with an [`Error`] that knows its exit
+//! [`BoundServer`] (`serve`), [`verify`] (`verify`), [`repair`] (what `sync --repair` does before it
+//! syncs). Each fails with an [`Error`] that knows its exit
 //! code ([`Error::exit_code`]): 2 for bad input, 1 for a failure on usable input.
 //!
 //! ```
@@ -33,10 +34,11 @@ mod chain;
 mod connect;
 mod demo;
 mod error;
-mod estimate;
 mod fault;
 mod gen;
 mod genesis;
+mod record;
+mod repair;
 pub mod report;
 mod serve;
 mod store;
@@ -47,18 +49,18 @@ pub use chain::{
     eth_config, load_chain, load_node_key, synthetic_chain, ChainSpec, GETH_RULES, NODE_KEY_FILE,
 };
 pub use connect::{
-    connect_peers, fetch_nodes, probe_root, resolve_peers, ConnectedPeer, ConnectedPeers, PeerAddress,
-    RootProbe,
+    connect_peers, probe_root, resolve_peers, ConnectedPeer, ConnectedPeers, PeerAddress, RootProbe,
 };
 pub use demo::{demo, DemoOptions, DemoReport};
 pub use error::{Error, Result, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
-pub use estimate::KeySpaceGauge;
 pub use fault::{FaultyStore, StoreFault};
 pub use gen::{
     export_genesis, generate, genesis_chain_config, synthetic_genesis, ExportReport, GenReport, StateSource,
     EXPORT_CHAIN_ID,
 };
 pub use genesis::{GenesisError, GenesisState};
+pub use record::{check_recovery, ProgressRecord, Recovery, PROGRESS_RECORD_FILE};
+pub use repair::{repair, repair_and_sync, DamagedReport, RepairReport, MAX_REPAIR_SYNCS};
 pub use serve::{shutdown_signal, BoundRlpxServer, BoundServer, ServeOptions};
 pub use store::{
     parse_root, record_root, recorded_root, Backend, OpenMode, StoreLocation, BULK_DURABILITY_EVERY,

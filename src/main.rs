@@ -108,7 +108,7 @@ struct ServeArgs {
     network_id: Option<u64>,
     /// Also serve over RLPx (eth/66 GetNodeData, as go-ethereum v1.13 did) on this address; needs
     /// --genesis or --chain. The enode URL is printed as the second line of stdout.
-    #[arg(long, value_name = "ADDR", requires = "ChainArgs")]
+    #[arg(long, value_name = "ADDR", requires = "chain_source")]
     rlpx: Option<SocketAddr>,
     #[command(flatten)]
     chain: ChainArgs,
@@ -149,10 +149,21 @@ struct SyncArgs {
     #[arg(long, value_name = "N", default_value_t = statesync::BULK_DURABILITY_EVERY,
           value_parser = clap::value_parser!(u32).range(1..))]
     durable_every: u32,
+    /// First walk the stored state of --root, re-hashing everything, and remove each damaged entry
+    /// (missing, corrupt or unreadable) with every stored node above it, so that the sync fetches
+    /// exactly those again from the peers and skips everything intact. For a database `verify`
+    /// finds incomplete or damaged.
+    #[arg(long)]
+    repair: bool,
+    /// With --json, also print the progress as JSON lines on stdout, one object a second (share of
+    /// work done, ETA, counters), before the report's object.
+    #[arg(long, requires = "json")]
+    json_progress: bool,
 }
 
 /// The chain RLPx peers must share with us, and who we are to them.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("chain_source").args(["chain_genesis", "chain"])))]
 struct ChainArgs {
     /// The chain of RLPx peers, from a go-ethereum genesis file (its hash and fork schedule are
     /// computed; its config.chainId is the default network id).
@@ -472,7 +483,9 @@ fn sync_into(
     if let Some(eth) = &eth {
         tracing::info!(target: "statesync::sync", node = %eth.node_key.id(), network = eth.chain.network_id, genesis = ?eth.chain.genesis_hash, "speaking RLPx eth/66");
     }
+    let progress_record = location.dir.as_ref().map(|dir| dir.join(statesync::PROGRESS_RECORD_FILE));
     let options = statesync::SyncOptions {
+        progress_record,
         root,
         peers,
         eth,
@@ -483,7 +496,7 @@ fn sync_into(
         },
     };
     let summary = runtime()?.block_on(async {
-        let mut display = progress::SyncDisplay::new(json);
+        let mut display = progress::SyncDisplay::new(json, args.json_progress);
         // Installed before the sync starts; without handlers, the sync simply cannot be interrupted.
         let signal = statesync::shutdown_signal();
         let interrupt = async move {
@@ -492,14 +505,25 @@ fn sync_into(
                 Err(_) => std::future::pending::<()>().await,
             }
         };
-        let result = statesync::sync(store, &options, &mut |status| display.update(status), interrupt).await;
+        let mut observe = |status: &statesync::SyncStatus| display.update(status);
+        let result = if args.repair {
+            statesync::repair_and_sync(store, &options, &mut observe, interrupt).await
+        } else {
+            statesync::sync(store, &options, &mut observe, interrupt).await
+        };
         display.finish();
         result
     })?;
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else if summary.already_complete {
-        println!("state {} is already complete in {}: nothing to fetch", summary.root, location.describe());
+        let checked =
+            if summary.repair.is_some() { " (walked and re-hashed: nothing is damaged)" } else { "" };
+        println!(
+            "state {} is already complete in {}{checked}: nothing to fetch",
+            summary.root,
+            location.describe()
+        );
     } else {
         print_sync_summary(&summary);
     }
@@ -513,7 +537,7 @@ fn demo(args: &DemoArgs, json: bool) -> Result<ExitCode> {
     options.peers = args.peers as usize;
     options.dir = args.keep.clone();
     let report = runtime()?.block_on(async {
-        let mut display = progress::SyncDisplay::new(json);
+        let mut display = progress::SyncDisplay::new(json, false);
         let mut out: Box<dyn std::io::Write + Send> =
             if json { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
         let result = statesync::demo(&options, &mut out, &mut |status| display.update(status)).await;
@@ -540,6 +564,21 @@ fn print_sync_summary(summary: &statesync::SyncSummary) {
     if summary.resumed_from > 0 {
         println!("  resumed from   {} entries committed by an earlier sync", summary.resumed_from);
     }
+    if let Some(recovery) = &summary.recovery {
+        if recovery.rolled_back() {
+            println!(
+                "  rolled back    the database held {} entries, the last run had made {} durable: {} fetched again",
+                recovery.found,
+                recovery.reported,
+                recovery.reported - recovery.found
+            );
+        } else {
+            println!(
+                "  recovered      {} entries (the last run had made {} durable)",
+                recovery.found, recovery.reported
+            );
+        }
+    }
     println!(
         "  requests       {} ({} hashes retried, {} hedged)",
         summary.requests, summary.retried, summary.hedged
@@ -560,6 +599,25 @@ fn print_sync_summary(summary: &statesync::SyncSummary) {
     }
     for dropped in &summary.peers_dropped {
         println!("    dropped {}: {}", dropped.peer, dropped.reason);
+    }
+    if let Some(repair) = &summary.repair {
+        println!(
+            "  repaired       {} damaged entries ({} missing, {} corrupt) and the {} intact nodes above them removed and fetched again; verified by the last of {} walks",
+            repair.damaged,
+            repair.missing,
+            repair.damaged - repair.missing,
+            repair.ancestors,
+            repair.walks,
+        );
+        if repair.corrupt_elsewhere > 0 {
+            println!(
+                "                 also removed: {} corrupt entries no walk reached",
+                repair.corrupt_elsewhere
+            );
+        }
+        for entry in &repair.entries {
+            println!("    {} {:<9} at path {}: {}", entry.hash, entry.kind, entry.path, entry.damage);
+        }
     }
 }
 

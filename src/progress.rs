@@ -15,7 +15,7 @@ static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 /// How often a log line reports progress when there is no terminal.
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
-/// Resolution of the bar: per-mille of the key space.
+/// Resolution of the bar: per-mille of the work.
 const BAR_LENGTH: u64 = 1_000;
 
 /// Writes log output to stderr, suspending the progress bar (if one is drawn) meanwhile.
@@ -36,19 +36,29 @@ impl Write for LogWriter {
     }
 }
 
+/// How often a JSON progress line is printed (`sync --json --json-progress`).
+const JSON_EVERY: Duration = Duration::from_secs(1);
+
 /// Shows a sync's progress.
 pub(crate) struct SyncDisplay {
     bar: Option<ProgressBar>,
     last_log: Option<Instant>,
+    /// Print progress as JSON lines on stdout.
+    json_lines: bool,
+    last_json: Option<Instant>,
+    /// The first share of work seen in this run, and when: the ETA counts from it, so a resumed
+    /// sync is not credited with what earlier runs did.
+    start: Option<(Instant, f64)>,
 }
 
 impl SyncDisplay {
-    /// A bar when stderr is a terminal and the report is not JSON; log lines otherwise.
-    pub(crate) fn new(json: bool) -> Self {
+    /// A bar when stderr is a terminal and the report is not JSON; log lines otherwise; with
+    /// `json_lines`, also a JSON object per [`JSON_EVERY`] on stdout.
+    pub(crate) fn new(json: bool, json_lines: bool) -> Self {
         let bar = (!json && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(Some(BAR_LENGTH), ProgressDrawTarget::stderr_with_hz(4));
             let style = ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} [{bar:30}] {percent:>3}% of key space, ETA {eta}  {msg}",
+                "{spinner} {elapsed_precise} [{bar:30}] {percent:>3}% done, ETA {eta}  {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -56,12 +66,38 @@ impl SyncDisplay {
             *BAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(bar.clone());
             bar
         });
-        Self { bar, last_log: None }
+        Self { bar, last_log: None, json_lines, last_json: None, start: None }
+    }
+
+    /// Seconds left at this run's pace, from the share of work done.
+    fn eta_secs(&mut self, share: Option<f64>) -> Option<f64> {
+        let share = share?;
+        let (since, first) = *self.start.get_or_insert((Instant::now(), share));
+        let gained = share - first;
+        (gained > 0.005 && share < 1.0).then(|| since.elapsed().as_secs_f64() * (1.0 - share) / gained)
     }
 
     /// Shows `status`.
     pub(crate) fn update(&mut self, status: &SyncStatus) {
         let progress = &status.progress;
+        let eta_secs = self.eta_secs(status.key_space_done);
+        if self.json_lines && self.last_json.is_none_or(|at| at.elapsed() >= JSON_EVERY) {
+            self.last_json = Some(Instant::now());
+            let line = serde_json::json!({ "progress": {
+                "share": status.key_space_done,
+                "eta_secs": eta_secs.map(f64::round),
+                "processed": progress.processed,
+                "resumed_from": progress.resumed_from,
+                "pending": progress.pending,
+                "in_flight": progress.in_flight,
+                "bytes": progress.bytes,
+                "rate": progress.rate.round(),
+                "requests_hedged": progress.hedged,
+                "peers": progress.peers,
+                "elapsed_secs": progress.elapsed.as_secs_f64(),
+            }});
+            println!("{line}");
+        }
         let summary = format!(
             "{} nodes, {}, {:.0}/s, {} pending, {} peers",
             progress.processed + progress.resumed_from,
@@ -82,13 +118,7 @@ impl SyncDisplay {
         }
         self.last_log = Some(Instant::now());
         let key_space = status.key_space_done.map_or("?".to_string(), |done| format!("{:.1}%", done * 100.0));
-        let eta = match status.key_space_done {
-            Some(done) if done > 0.01 && done < 1.0 => {
-                let secs = progress.elapsed.as_secs_f64() * (1.0 - done) / done;
-                format!("{secs:.0}s")
-            }
-            _ => "?".into(),
-        };
+        let eta = eta_secs.map_or("?".to_string(), |secs| format!("{secs:.0}s"));
         tracing::info!(
             target: "statesync::sync",
             processed = progress.processed,

@@ -1,6 +1,7 @@
 //! `statesync sync`: download a state from peers into a database, resumably.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,16 +11,11 @@ use peers::TcpConfig;
 use trie_sync::EMPTY_ROOT;
 
 use crate::store::{record_root, recorded_root};
-use crate::{
-    connect_peers, fetch_nodes, probe_root, ConnectedPeer, Error, KeySpaceGauge, PeerAddress, Result, H256,
-};
+use crate::{connect_peers, probe_root, ConnectedPeer, Error, PeerAddress, Result, H256};
 use eth_peer::EthConfig;
 
 /// How often the observer hears about progress.
 const PROGRESS_TICK: Duration = Duration::from_millis(250);
-
-/// How often the key-space gauge polls the store (each poll is up to 256 point reads).
-const GAUGE_TICK: Duration = Duration::from_secs(1);
 
 /// Settings of `sync`.
 #[derive(Debug, Clone)]
@@ -32,6 +28,9 @@ pub struct SyncOptions {
     pub network_id: u64,
     /// Who we are to RLPx peers and the chain we meet them on; needed when any peer is RLPx.
     pub eth: Option<EthConfig>,
+    /// Where to keep the [`ProgressRecord`](crate::ProgressRecord) (beside the database): read at the
+    /// start to say what was recovered, updated at every durable commit. `None`: no record.
+    pub progress_record: Option<PathBuf>,
     /// Request sizing, timeouts, commit threshold, stall detection.
     pub downloader: DownloaderConfig,
 }
@@ -81,6 +80,14 @@ pub struct SyncSummary {
     pub peers_unreachable: Vec<String>,
     /// Peers dropped during the sync, and why.
     pub peers_dropped: Vec<DroppedPeer>,
+    /// What `--repair` found damaged and removed before the sync (the caller fills it in; see
+    /// [`repair`](crate::repair)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repair: Option<crate::RepairReport>,
+    /// For a resumed sync with a progress record: what the database held against what the last run
+    /// reported durable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<crate::Recovery>,
 }
 
 /// What an observer of a running sync is shown, a few times a second.
@@ -88,7 +95,7 @@ pub struct SyncSummary {
 pub struct SyncStatus {
     /// The downloader's counters.
     pub progress: SyncProgress,
-    /// Share of the account key space complete (see [`KeySpaceGauge`]), when known.
+    /// Share of the work done (the downloader's [`SyncProgress::share`]), once estimated.
     pub key_space_done: Option<f64>,
 }
 
@@ -119,18 +126,17 @@ pub async fn sync(
         return Ok(SyncSummary::already_complete(root, started.elapsed()));
     }
 
+    let recovery = crate::check_recovery(store.as_ref(), root, options.progress_record.as_ref())?;
     let tcp = TcpConfig { network_id: options.network_id, ..TcpConfig::default() };
     let mut peers = connect_peers(&options.peers, &tcp, options.eth.as_ref()).await?;
-    let probe = probe_root(&mut peers, root).await?;
-    let top = fetch_nodes(&mut peers, &probe.holder, KeySpaceGauge::root_children(&probe.root_node)).await;
-    let gauge = KeySpaceGauge::new(&probe.root_node, &top);
+    probe_root(&mut peers, root).await?;
     let peers_connected = peers.set.len();
-    tracing::info!(target: "statesync::sync", ?root, peers = peers_connected, gauge_slices = gauge.len(), "syncing");
+    tracing::info!(target: "statesync::sync", ?root, peers = peers_connected, "syncing");
 
     let downloader = Downloader::new(store.clone(), peers.set, peers.events, options.downloader.clone());
     let handle = downloader.sync_state(root);
     let mut ticker = tokio::time::interval(PROGRESS_TICK);
-    let mut last_gauge: Option<(Instant, Option<f64>)> = None;
+    let mut last_recorded = 0;
     let mut interrupted = false;
     tokio::pin!(interrupt);
     loop {
@@ -142,19 +148,22 @@ pub async fn sync(
                 handle.cancel();
             }
             _ = ticker.tick() => {
-                let key_space_done = match last_gauge {
-                    Some((at, fraction)) if at.elapsed() < GAUGE_TICK => fraction,
-                    _ => {
-                        let fraction = gauge.fraction(store.as_ref());
-                        last_gauge = Some((Instant::now(), fraction));
-                        fraction
-                    }
-                };
-                observe(&SyncStatus { progress: handle.progress(), key_space_done });
+                let progress = handle.progress();
+                if progress.durable_entries > last_recorded {
+                    last_recorded = progress.durable_entries;
+                    record_progress(options, root, last_recorded);
+                }
+                let key_space_done = (progress.share > 0.0).then_some(progress.share);
+                observe(&SyncStatus { progress, key_space_done });
             }
         }
     }
-    observe(&SyncStatus { progress: handle.progress(), key_space_done: Some(1.0) });
+    // The final commit (made whatever ended the sync) is durable: record it before anything else.
+    let last = handle.progress();
+    if last.durable_entries > last_recorded {
+        record_progress(options, root, last.durable_entries);
+    }
+    observe(&SyncStatus { progress: last, key_space_done: Some(1.0) });
     let report = match handle.wait().await {
         Ok(report) => report,
         Err(DownloadError::Cancelled { .. }) if interrupted => return Err(Error::Interrupted { root }),
@@ -188,7 +197,18 @@ pub async fn sync(
             .iter()
             .map(|(peer, reason)| DroppedPeer { peer: peer.to_string(), reason: reason.to_string() })
             .collect(),
+        repair: None,
+        recovery,
     })
+}
+
+/// Updates the progress record, if the sync keeps one (a failure only costs a later message).
+fn record_progress(options: &SyncOptions, root: H256, durable_entries: u64) {
+    if let Some(path) = &options.progress_record {
+        if let Err(error) = (crate::ProgressRecord { root, durable_entries }).write(path) {
+            tracing::debug!(target: "statesync::sync", %error, path = %path.display(), "cannot update the progress record");
+        }
+    }
 }
 
 impl SyncSummary {
@@ -210,6 +230,8 @@ impl SyncSummary {
             peers: Vec::new(),
             peers_unreachable: Vec::new(),
             peers_dropped: Vec::new(),
+            repair: None,
+            recovery: None,
         }
     }
 }

@@ -46,13 +46,22 @@ pub struct MissingReport {
 
 impl From<&MissingEntry> for MissingReport {
     fn from(entry: &MissingEntry) -> Self {
-        let path: String =
-            entry.path.iter().map(|nibble| char::from_digit(u32::from(*nibble), 16).unwrap_or('?')).collect();
         MissingReport {
             hash: format!("{:?}", entry.hash),
             kind: if entry.raw { "code" } else { "trie node" },
-            path: if path.is_empty() { "-".into() } else { path },
+            path: nibble_path(&entry.path),
         }
+    }
+}
+
+/// A nibble path as hex digits, `-` for the root's.
+pub(crate) fn nibble_path(path: &[u8]) -> String {
+    let path: String =
+        path.iter().map(|nibble| char::from_digit(u32::from(*nibble), 16).unwrap_or('?')).collect();
+    if path.is_empty() {
+        "-".into()
+    } else {
+        path
     }
 }
 

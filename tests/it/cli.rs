@@ -75,10 +75,13 @@ pub(crate) struct Server {
     child: Child,
     /// The address it listens on, read from the first line of its stdout.
     pub(crate) addr: String,
+    /// Its `enode://` URL, read from the second line of its stdout when started with `--rlpx`.
+    pub(crate) enode: Option<String>,
 }
 
 impl Server {
-    /// Starts `serve --db DIR --listen 127.0.0.1:0 extra...` and waits for its address.
+    /// Starts `serve --db DIR --listen 127.0.0.1:0 extra...` and waits for its address (and its
+    /// enode, when `extra` has `--rlpx`).
     pub(crate) fn start(db: &Path, extra: &[&str]) -> Server {
         let mut child = statesync(&["serve", "--db", path(db), "--listen", "127.0.0.1:0"])
             .args(extra)
@@ -89,10 +92,17 @@ impl Server {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
         // Dropping `guard` kills the child if reading the address fails.
-        let mut guard = Server { child, addr: String::new() };
-        BufReader::new(stdout).read_line(&mut line).expect("reading serve's address");
+        let mut guard = Server { child, addr: String::new(), enode: None };
+        let mut stdout = BufReader::new(stdout);
+        stdout.read_line(&mut line).expect("reading serve's address");
         assert!(!line.trim().is_empty(), "serve printed no address");
         guard.addr = line.trim().to_string();
+        if extra.contains(&"--rlpx") {
+            line.clear();
+            stdout.read_line(&mut line).expect("reading serve's enode");
+            assert!(line.starts_with("enode://"), "serve printed {line:?} where its enode was expected");
+            guard.enode = Some(line.trim().to_string());
+        }
         guard
     }
 

@@ -4,5 +4,7 @@
 mod bad_input;
 mod cli;
 mod gen_verify;
+mod repair;
+mod rlpx;
 mod serve;
 mod sync;

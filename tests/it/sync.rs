@@ -160,10 +160,22 @@ fn a_killed_sync_resumes_and_fetches_only_what_was_not_committed() {
     assert!(!status.success(), "the first sync was killed before it completed ({commit})");
     drop(slow);
 
+    // As if the storage engine had fallen back to an older commit than the last run made durable:
+    // the record beside the database claims more than the database holds.
+    let record = synced.join("sync-progress");
+    std::fs::write(&record, format!("root={root}\ndurable_entries={}\n", total * 2)).unwrap();
+
     let honest = Server::start(&source, &[]);
     let second = run(&["--json", "sync", "--db", path(&synced), "--root", &root, "--peer", &honest.addr]);
-    let report: serde_json::Value = serde_json::from_str(second.success().stdout.trim()).unwrap();
+    let second = second.success();
+    let report: serde_json::Value = serde_json::from_str(second.stdout.trim()).unwrap();
     let resumed = report["resumed_from"].as_u64().unwrap();
+    assert_eq!(report["recovery"]["reported"].as_u64(), Some(total * 2), "{report}");
+    assert_eq!(report["recovery"]["found"].as_u64(), Some(resumed), "{report}");
+    assert!(second.stderr.contains("rolled back"), "the rollback is warned about: {}", second.stderr);
+    // The completed sync's record: everything durable.
+    let written = std::fs::read_to_string(&record).unwrap();
+    assert!(written.contains(&format!("durable_entries={total}")), "{written}");
     let fetched = report["nodes"].as_u64().unwrap() + report["codes"].as_u64().unwrap();
     assert!(resumed > 0, "the durable commits survived the kill ({commit}): {report}");
     assert_eq!(fetched + resumed, total, "nothing committed is fetched again: {report}");

@@ -32,6 +32,9 @@ pub struct DownloaderConfig {
     pub progress_interval: Duration,
     /// Hedge late requests (see [`StateSyncConfig::hedge`]); on by default.
     pub hedge: bool,
+    /// The longest a sync works between durable commits (see
+    /// [`StateSyncConfig::durable_interval`]).
+    pub durable_interval: Duration,
 }
 
 impl Default for DownloaderConfig {
@@ -47,6 +50,7 @@ impl Default for DownloaderConfig {
             max_in_flight: 64,
             progress_interval: Duration::from_secs(8),
             hedge: true,
+            durable_interval: state_sync::DEFAULT_DURABLE_INTERVAL,
         }
     }
 }
@@ -58,6 +62,7 @@ impl DownloaderConfig {
             max_in_flight: self.max_in_flight,
             progress_interval: self.progress_interval,
             hedge: self.hedge,
+            durable_interval: self.durable_interval,
             ..StateSyncConfig::default()
         }
     }

@@ -113,6 +113,8 @@ impl SyncHandle {
                     in_flight: progress.in_flight,
                     retried: progress.retried,
                     hedged: progress.hedged,
+                    share: progress.share,
+                    durable_entries: progress.durable_entries,
                     duplicate: progress.duplicate,
                     unexpected: progress.unexpected,
                     bytes: progress.bytes,
@@ -132,6 +134,8 @@ impl SyncHandle {
                 in_flight: 0,
                 retried: 0,
                 hedged: 0,
+                share: 0.0,
+                durable_entries: 0,
                 duplicate: 0,
                 unexpected: 0,
                 bytes: 0,
@@ -165,6 +169,12 @@ pub struct SyncProgress {
     pub retried: u64,
     /// Hedged requests: items in flight with a late peer, asked of an idle one too.
     pub hedged: u64,
+    /// Share of the work done, earlier syncs into the store included, in `0.0..=1.0`: never goes
+    /// back, 1.0 exactly at completion (see [`state_sync::StateSyncProgress::share`]).
+    pub share: f64,
+    /// Entries committed in all, earlier syncs included, as of the last durable commit (0 before
+    /// the first).
+    pub durable_entries: u64,
     /// Blobs received again after being processed.
     pub duplicate: u64,
     /// Blobs that hash to nothing requested.

@@ -7,11 +7,14 @@ use trie_sync::NodeHash;
 pub const CHECKPOINT_KEY: &[u8] = b"state-sync/checkpoint";
 
 /// Version byte first in the encoding, so a later layout can be told apart (and an unknown one
-/// ignored rather than misread).
-const VERSION: u8 = 1;
+/// ignored rather than misread). Version 1 had no estimated total.
+const VERSION: u8 = 2;
 
-/// Encoded length: version, root, four counters, the completion flag.
-const ENCODED_LEN: usize = 1 + 32 + 4 * 8 + 1;
+/// Encoded length: version, root, four counters, the completion flag, the estimated total.
+const ENCODED_LEN: usize = 1 + 32 + 4 * 8 + 1 + 8;
+
+/// Encoded length of version 1 (still read).
+const ENCODED_LEN_V1: usize = 1 + 32 + 4 * 8 + 1;
 
 /// What the syncs into a store have done so far, written in the same atomic batch as the entries it
 /// counts (so it never claims more than is stored).
@@ -32,6 +35,10 @@ pub struct Checkpoint {
     pub bytes: u64,
     /// Whether the sync of `root` completed.
     pub complete: bool,
+    /// The entries the state was estimated to hold in all, when this was written (from the progress
+    /// gauge; 0 if unknown): a resumed sync's gauge does not claim more than its entries over it
+    /// before it has seen enough of the trie again.
+    pub estimated_total: u64,
 }
 
 impl Checkpoint {
@@ -41,7 +48,7 @@ impl Checkpoint {
     }
 
     /// Adds the checkpoint to `batch`.
-    pub(crate) fn put(&self, batch: &mut WriteBatch) {
+    pub fn put(&self, batch: &mut WriteBatch) {
         batch.put(Namespace::Meta, CHECKPOINT_KEY.to_vec(), self.encode());
     }
 
@@ -58,13 +65,18 @@ impl Checkpoint {
             out.extend_from_slice(&counter.to_be_bytes());
         }
         out.push(u8::from(self.complete));
+        out.extend_from_slice(&self.estimated_total.to_be_bytes());
         out
     }
 
     fn decode(bytes: &[u8]) -> Option<Checkpoint> {
-        if bytes.len() != ENCODED_LEN || bytes[0] != VERSION {
-            return None;
-        }
+        let estimated_total = match (bytes.len(), bytes.first()) {
+            (ENCODED_LEN, Some(&VERSION)) => {
+                u64::from_be_bytes(bytes[ENCODED_LEN - 8..].try_into().expect("8 bytes"))
+            }
+            (ENCODED_LEN_V1, Some(1)) => 0,
+            _ => return None,
+        };
         let counter = |index: usize| {
             let start = 33 + 8 * index;
             u64::from_be_bytes(bytes[start..start + 8].try_into().expect("8 bytes"))
@@ -75,7 +87,8 @@ impl Checkpoint {
             nodes: counter(1),
             codes: counter(2),
             bytes: counter(3),
-            complete: bytes[ENCODED_LEN - 1] == 1,
+            complete: bytes[ENCODED_LEN_V1 - 1] == 1,
+            estimated_total,
         })
     }
 }
@@ -96,6 +109,7 @@ mod tests {
             codes: 2,
             bytes: 999,
             complete: true,
+            estimated_total: 12,
         };
         let mut batch = WriteBatch::new();
         checkpoint.put(&mut batch);
@@ -106,7 +120,22 @@ mod tests {
 
     #[test]
     fn unknown_layouts_read_as_none() {
-        assert_eq!(Checkpoint::decode(&[2; ENCODED_LEN]), None);
+        assert_eq!(Checkpoint::decode(&[3; ENCODED_LEN]), None);
         assert_eq!(Checkpoint::decode(&[VERSION; 5]), None);
+        assert_eq!(Checkpoint::decode(&[1; ENCODED_LEN]), None, "version 1 is shorter");
+    }
+
+    #[test]
+    fn version_1_reads_with_no_estimated_total() {
+        let mut v1 = vec![1u8];
+        v1.extend_from_slice(NodeHash::repeat_byte(4).as_bytes());
+        for counter in [5u64, 3, 1, 100] {
+            v1.extend_from_slice(&counter.to_be_bytes());
+        }
+        v1.push(0);
+        let read = Checkpoint::decode(&v1).expect("version 1");
+        assert_eq!((read.processed, read.nodes, read.codes, read.bytes), (5, 3, 1, 100));
+        assert!(!read.complete);
+        assert_eq!(read.estimated_total, 0);
     }
 }

@@ -10,6 +10,9 @@ use std::time::Duration;
 /// crash loses small; larger batches gain more throughput at the cost of longer pauses and more memory.
 pub const DEFAULT_COMMIT_THRESHOLD: usize = 4 << 20;
 
+/// The default [`StateSyncConfig::durable_interval`]: a few seconds of work, against one fsync.
+pub const DEFAULT_DURABLE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Settings of one [`StateSync`](crate::StateSync).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateSyncConfig {
@@ -29,6 +32,11 @@ pub struct StateSyncConfig {
     /// hashes of a request older than [`PeerSet::hedge_delay`](peers::PeerSet::hedge_delay), so a
     /// silent peer costs a high percentile of the round trips rather than a request timeout.
     pub hedge: bool,
+    /// The longest a sync works between durable commits: a commit at least this long after the last
+    /// durable one is flushed, whatever the store's durability setting, so a sync interrupted
+    /// (killed, or the machine lost) more often than the store's periodic durability would allow
+    /// still advances. A crash loses at most this much work, plus one commit.
+    pub durable_interval: Duration,
 }
 
 impl Default for StateSyncConfig {
@@ -40,6 +48,7 @@ impl Default for StateSyncConfig {
             channel_capacity: 64,
             max_fetches_per_depth: trie_sync::DEFAULT_MAX_FETCHES_PER_DEPTH,
             hedge: true,
+            durable_interval: DEFAULT_DURABLE_INTERVAL,
         }
     }
 }

@@ -82,7 +82,7 @@ mod sync;
 mod tasks;
 
 pub use checkpoint::{Checkpoint, CHECKPOINT_KEY};
-pub use config::{StateSyncConfig, DEFAULT_COMMIT_THRESHOLD};
+pub use config::{StateSyncConfig, DEFAULT_COMMIT_THRESHOLD, DEFAULT_DURABLE_INTERVAL};
 pub use drop_reason::DropReason;
 pub use error::{Result, StateSyncError};
 pub use request::{

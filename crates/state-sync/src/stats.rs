@@ -23,6 +23,10 @@ pub(crate) struct Counters {
     pub(crate) in_flight: AtomicU64,
     pub(crate) requests: AtomicU64,
     pub(crate) hedged: AtomicU64,
+    /// The highest share of work done estimated so far, as `f64` bits (0 until the first estimate).
+    pub(crate) share: AtomicU64,
+    /// Entries committed in all (earlier syncs included) as of the last durable commit.
+    pub(crate) durable_entries: AtomicU64,
     pub(crate) committed_nodes: AtomicU64,
     pub(crate) committed_codes: AtomicU64,
     pub(crate) committed_bytes: AtomicU64,
@@ -45,6 +49,8 @@ impl Counters {
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             hedged: AtomicU64::new(0),
+            share: AtomicU64::new(0),
+            durable_entries: AtomicU64::new(0),
             committed_nodes: AtomicU64::new(0),
             committed_codes: AtomicU64::new(0),
             committed_bytes: AtomicU64::new(0),
@@ -90,6 +96,8 @@ impl Counters {
             bytes: get(&self.bytes),
             requests: get(&self.requests),
             hedged: get(&self.hedged),
+            share: f64::from_bits(get(&self.share)),
+            durable_entries: get(&self.durable_entries),
             committed_nodes: get(&self.committed_nodes),
             committed_codes: get(&self.committed_codes),
             committed_bytes: get(&self.committed_bytes),
@@ -101,7 +109,7 @@ impl Counters {
 }
 
 /// A snapshot of a running (or finished) sync.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StateSyncProgress {
     /// The root being synced.
     pub root: NodeHash,
@@ -126,6 +134,13 @@ pub struct StateSyncProgress {
     pub requests: u64,
     /// Of those, hedged requests: items already in flight with a late peer, asked of an idle one.
     pub hedged: u64,
+    /// Share of the work done, in `0.0..=1.0`, counting what earlier syncs into the store did: the
+    /// scheduler's estimate ([`trie_sync::TrieSync::progress`]), never going back, 1.0 exactly when
+    /// the sync is complete. 0.0 until the first estimate.
+    pub share: f64,
+    /// Entries committed in all, earlier syncs into the store included, as of the last commit made
+    /// durable: what a crash of the machine cannot take back (0 until this sync's first one).
+    pub durable_entries: u64,
     /// Trie nodes committed by this sync.
     pub committed_nodes: u64,
     /// Code blobs committed by this sync.
@@ -153,7 +168,7 @@ impl StateSyncProgress {
 }
 
 /// What a completed sync did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StateSyncReport {
     /// The final progress snapshot (pending is 0).
     pub progress: StateSyncProgress,

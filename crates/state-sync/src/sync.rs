@@ -30,6 +30,9 @@ struct InFlight {
     hedged: bool,
 }
 
+/// How often the share of work done is estimated: it scans the scheduler's live requests.
+const SHARE_EVERY: Duration = Duration::from_millis(200);
+
 /// What a sync shares with its handles.
 #[derive(Debug)]
 struct Shared {
@@ -124,6 +127,10 @@ pub struct StateSync {
     in_flight: HashMap<PeerId, InFlight>,
     /// When the oldest unhedged request becomes late enough to hedge, if a peer is idle for it.
     next_hedge: Option<Instant>,
+    /// When the share of work done was last estimated (it scans the scheduler's requests).
+    last_share: Option<Instant>,
+    /// When a commit was last made durable (flushed); `None` before the first.
+    last_durable: Option<Instant>,
     /// Entries processed since the last commit (go-ethereum's `numUncommitted`).
     uncommitted_entries: u64,
     /// Their bytes (go-ethereum's `bytesUncommitted`): a commit is due past the threshold.
@@ -178,7 +185,7 @@ impl StateSync {
             cancel: watch::channel(false).0,
             done: watch::channel(false).0,
         });
-        let sync = Self {
+        let mut sync = Self {
             scheduler,
             store,
             peers,
@@ -188,6 +195,8 @@ impl StateSync {
             deliveries,
             in_flight: HashMap::default(),
             next_hedge: None,
+            last_share: None,
+            last_durable: Some(Instant::now()),
             uncommitted_entries: 0,
             uncommitted_bytes: 0,
             checkpoint,
@@ -549,6 +558,13 @@ impl StateSync {
         self.checkpoint.codes += codes;
         self.checkpoint.bytes += bytes;
         self.checkpoint.complete = self.scheduler.pending() == 0;
+        let share = f64::from_bits(self.shared.counters.share.load(std::sync::atomic::Ordering::Relaxed));
+        if share > 0.0 {
+            // The share counts what earlier syncs completed plus what this one processed.
+            let before = self.shared.resumed.map_or(0, |checkpoint| checkpoint.entries());
+            let done = before + self.shared.counters.processed.load(std::sync::atomic::Ordering::Relaxed);
+            self.checkpoint.estimated_total = (done as f64 / share) as u64;
+        }
         self.uncommitted_entries = 0;
         self.uncommitted_bytes = 0;
         if entries == 0 && !force {
@@ -557,7 +573,20 @@ impl StateSync {
         self.checkpoint.put(&mut batch);
         let store = self.store.clone();
         let started = Instant::now();
-        let written = match tokio::task::spawn_blocking(move || store.write(batch)).await {
+        // Durable at least every `durable_interval` of work, whatever the store's own durability
+        // setting (which may make only every n-th batch durable): an often-interrupted sync still
+        // advances.
+        let durable =
+            force || self.last_durable.is_none_or(|at| started - at >= self.config.durable_interval);
+        let written = match tokio::task::spawn_blocking(move || {
+            store.write(batch)?;
+            if durable {
+                store.flush()?;
+            }
+            Ok::<(), kvdb::Error>(())
+        })
+        .await
+        {
             Ok(written) => written,
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         };
@@ -565,16 +594,46 @@ impl StateSync {
             self.store_failed = true;
             return Err(error.into());
         }
+        if durable {
+            self.last_durable = Some(started);
+            Counters::set(&self.shared.counters.durable_entries, self.checkpoint.entries());
+        }
         let counters = &self.shared.counters;
         Counters::add(&counters.committed_nodes, nodes);
         Counters::add(&counters.committed_codes, codes);
         Counters::add(&counters.committed_bytes, bytes);
-        debug!(target: "state_sync", entries, bytes, elapsed = ?started.elapsed(), "committed");
+        debug!(target: "state_sync", entries, bytes, durable, elapsed = ?started.elapsed(), "committed");
         Ok(())
     }
 
-    /// Copies the loop's gauges into the shared counters.
-    fn publish(&self) {
+    /// Copies the loop's gauges into the shared counters; the share of work done at most every
+    /// [`SHARE_EVERY`] (and at the end).
+    fn publish(&mut self) {
+        let now = Instant::now();
+        let done = self.scheduler.pending() == 0;
+        if done || self.last_share.is_none_or(|at| now - at >= SHARE_EVERY) {
+            self.last_share = Some(now);
+            let resumed = self.shared.resumed.unwrap_or_default();
+            let before = resumed.entries();
+            let estimate = if done { Some(1.0) } else { self.scheduler.progress(before) };
+            // A resumed sync sees the trie again from the top, and its first estimates of the work
+            // left run low: at first it claims no more than its entries over the last run's
+            // estimated total.
+            let processed = self.shared.counters.processed.load(std::sync::atomic::Ordering::Relaxed);
+            let ceiling = match resumed.estimated_total {
+                // Until it has redone a quarter of what the last runs did; then its own estimate
+                // knows the trie better than theirs did.
+                total if total > 0 && processed < before / 4 => (before + processed) as f64 / total as f64,
+                _ => 1.0,
+            };
+            let estimate =
+                estimate.map(|estimate| if done { estimate } else { estimate.min(ceiling).min(0.999) });
+            if let Some(estimate) = estimate {
+                let shown = &self.shared.counters.share;
+                let previous = f64::from_bits(shown.load(std::sync::atomic::Ordering::Relaxed));
+                Counters::set(shown, estimate.max(previous).to_bits());
+            }
+        }
         let counters = &self.shared.counters;
         Counters::set(&counters.pending, self.scheduler.pending() as u64);
         Counters::set(&counters.queued, self.tasks.queued() as u64);

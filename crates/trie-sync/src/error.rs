@@ -136,7 +136,7 @@ impl SyncError {
 pub type Result<T, E = SyncError> = std::result::Result<T, E>;
 
 /// What kind of stored entry an error is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntryKind {
     /// A trie node, in [`kvdb::Namespace::TrieNodes`].
     TrieNode,

@@ -12,6 +12,8 @@
 //! - [`AccountLeafCallback`]: the [`LeafCallback`] for Ethereum's state trie; each account leaf adds
 //!   its storage trie and code, fetched once however many accounts share them.
 //! - [`walk`]: re-hash and walk a stored state from its root, reporting what is missing.
+//! - [`find_damage`]: the same walk for a repair: every missing, corrupt or malformed entry and every
+//!   stored node above one, which must go before a sync can fetch them again.
 //! - [`TrieBuilder`] / [`build_trie`]: compute a root and every node from sorted key/value pairs.
 //! - [`Node`]: the strict node codec.
 //!
@@ -47,7 +49,9 @@
 mod account;
 mod blob;
 mod builder;
+mod damage;
 mod error;
+mod gauge;
 mod hash;
 mod leaf;
 mod nibbles;
@@ -61,6 +65,7 @@ mod verify;
 pub use account::{AccountLeafCallback, StateAccount};
 pub use blob::VerifiedBlob;
 pub use builder::{build_secure_trie, build_trie, secure_key, trie_root, TrieBuilder};
+pub use damage::{find_damage, namespace_of, Damage, DamageReport, DamagedEntry};
 #[cfg(feature = "synthetic")]
 pub use error::SyntheticError;
 pub use error::{BuildError, EntryKind, NodeError, Result, SyncError, WalkError};

@@ -10,6 +10,7 @@ use kvdb::{KeyValueStore, Namespace, WriteBatch};
 use smallvec::SmallVec;
 use tracing::trace;
 
+use crate::gauge::WorkGauge;
 use crate::{
     ChildRef, Leaf, LeafAction, LeafCallback, NoLeafCallback, Node, NodeHash, SyncError, VerifiedBlob,
     EMPTY_CODE_HASH, EMPTY_ROOT,
@@ -78,6 +79,9 @@ struct Request {
     notify_leaves: bool,
     /// Whether `missing` returned it, so its depth counts toward the per-depth fetch cap.
     handed_out: bool,
+    /// Entries completed below it so far (a child shared with another parent counts for both):
+    /// what the progress gauge learns subtrie sizes from.
+    size: u64,
     /// Which request this is, over the scheduler's life: its queue entry names it, so an entry left
     /// behind by a request whose slot was freed (and perhaps reused) is recognised as stale.
     seq: u64,
@@ -199,6 +203,8 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     waiting_bytes: usize,
     /// Reused buffer for the callback's actions.
     actions: Vec<LeafAction>,
+    /// Where the work delivered lies in the key space, for [`Self::progress`].
+    gauge: WorkGauge,
     /// Reused buffers of the hot path, so processing a node allocates little.
     scratch_children: Vec<(NodeHash, NibblePath)>,
     scratch_dependencies: Vec<Dependency>,
@@ -241,6 +247,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             membatch: MemBatch::default(),
             waiting_bytes: 0,
             actions: Vec::new(),
+            gauge: WorkGauge::default(),
             scratch_children: Vec::new(),
             scratch_dependencies: Vec::new(),
             scratch_ready: Vec::new(),
@@ -398,7 +405,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     /// Decodes the node in `slot` and schedules what it depends on; does not store `data` yet.
     fn process_node(&mut self, slot: Slot, data: &[u8]) -> Result<(), SyncError> {
         let request = self.request(slot);
-        let (hash, notify_leaves) = (request.hash, request.notify_leaves);
+        let (hash, notify_leaves, depth) = (request.hash, request.notify_leaves, request.path.len());
         let node = Node::decode(data).map_err(|source| SyncError::BadNode { hash, source })?;
 
         let mut path = request.path.clone();
@@ -438,7 +445,11 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
 
         let count = dependencies.len() as u32;
         for dependency in dependencies.drain(..) {
-            self.link(dependency, Some(slot));
+            let (child_depth, is_node) = (dependency.path.len(), dependency.kind == Kind::Node);
+            if self.link(dependency, Some(slot)) {
+                // New work (not already pending under another parent): the gauge learns the shape.
+                self.gauge.child(depth, child_depth, is_node);
+            }
         }
         self.scratch_dependencies = dependencies;
         self.request_mut(slot).deps += count;
@@ -449,6 +460,10 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     /// Stores `data` in the processed request `slot` and completes it if nothing is outstanding.
     fn fill(&mut self, slot: Slot, data: Vec<u8>) {
         self.waiting_bytes += data.len();
+        let Self { requests, gauge, .. } = self;
+        if let Some(Some(request)) = requests.get(slot as usize) {
+            gauge.delivered(request.path.len(), request.kind == Kind::Node);
+        }
         let request = self.request_mut(slot);
         request.data = Some(data);
         if request.deps == 0 {
@@ -473,10 +488,18 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             }
             let data = request.data.unwrap_or_default();
             self.waiting_bytes -= data.len();
+            let size = request.size + 1;
+            if request.kind == Kind::Node {
+                self.gauge.completed(request.path.len(), size);
+            }
             self.membatch.insert(request.kind, request.hash, data);
-            for parent in request.parents {
+            for (index, parent) in request.parents.into_iter().enumerate() {
                 let parent_request = self.request_mut(parent);
                 parent_request.deps -= 1;
+                if index == 0 {
+                    // Its size counts once, for the parent that scheduled it.
+                    parent_request.size += size;
+                }
                 if parent_request.deps == 0 && parent_request.data.is_some() {
                     ready.push(parent);
                 }
@@ -485,8 +508,9 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
         self.scratch_ready = ready;
     }
 
-    /// Schedules `dependency` (or links `parent` to the existing request for it).
-    fn link(&mut self, dependency: Dependency, parent: Option<Slot>) {
+    /// Schedules `dependency` (or links `parent` to the existing request for it); returns whether
+    /// it made a new request.
+    fn link(&mut self, dependency: Dependency, parent: Option<Slot>) -> bool {
         let Dependency { hash, kind, path, notify_leaves } = dependency;
         let index = match kind {
             Kind::Node => &mut self.nodes,
@@ -498,7 +522,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
                 if let Some(parent) = parent {
                     self.request_mut(slot).parents.push(parent);
                 }
-                return;
+                return false;
             }
             Entry::Vacant(vacant) => {
                 let slot = match self.free.pop() {
@@ -524,8 +548,10 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             deps: 0,
             notify_leaves,
             handed_out: false,
+            size: 0,
             seq,
         });
+        true
     }
 
     /// Whether `hash` needs no request: empty, waiting in the batch, or in the store.
@@ -558,6 +584,32 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     /// Requests not yet complete (handed out or not): 0 means everything is fetched.
     pub fn pending(&self) -> usize {
         self.nodes.len() + self.codes.len()
+    }
+
+    /// The share of the sync's work done, in `0.0..=1.0`, for a progress gauge: the entries delivered (plus `before`, what
+    /// earlier syncs into the same store completed, from their checkpoint) against those plus the work
+    /// expected under every request not yet delivered, from the fan-out seen at each depth so far
+    /// (see the module `gauge`). `None` until a few levels of the trie were seen (the first moments of
+    /// a sync: the work under the first requests is unknown). 1.0
+    /// exactly when nothing is pending, below it before. An estimate can dip a little when a level
+    /// is first seen: a display keeps the highest value shown. Scans the live requests: call it a few
+    /// times a second, not per blob.
+    pub fn progress(&self, before: u64) -> Option<f64> {
+        if !self.gauge.is_informed() && self.pending() > 0 {
+            return None;
+        }
+        let expected = self.gauge.expected();
+        let remaining: f64 = self
+            .requests
+            .iter()
+            .flatten()
+            .filter(|request| request.data.is_none())
+            .map(|request| match request.kind {
+                Kind::Node => expected[request.path.len().min(expected.len() - 1)],
+                Kind::Code => 1.0,
+            })
+            .sum();
+        Some(self.gauge.estimate(remaining, before))
     }
 
     /// Complete blobs waiting for [`commit`](Self::commit), and their bytes.

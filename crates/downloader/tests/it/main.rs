@@ -5,5 +5,6 @@ mod fixtures;
 mod hedging;
 mod matrix;
 mod pivot;
+mod progress;
 mod store_faults;
 mod tcp;

@@ -113,3 +113,54 @@ async fn a_failed_final_commit_after_cancel_is_reported() {
     }
     assert_eq!(local.writes(), 1);
 }
+
+/// A memory store that counts writes and flushes (each flush makes everything so far durable).
+#[derive(Default)]
+struct CountingStore {
+    inner: MemoryStore,
+    writes: AtomicU64,
+    flushes: AtomicU64,
+}
+
+impl KeyValueStore for CountingStore {
+    fn get(&self, namespace: Namespace, key: &[u8]) -> kvdb::Result<Option<Vec<u8>>> {
+        self.inner.get(namespace, key)
+    }
+
+    fn write(&self, batch: WriteBatch) -> kvdb::Result<()> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.write(batch)
+    }
+
+    fn flush(&self) -> kvdb::Result<()> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        self.inner.flush()
+    }
+
+    fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> kvdb::Result<()> {
+        self.inner.for_each(namespace, visit)
+    }
+}
+
+/// Whatever the store's own durability setting, the sync makes a commit durable at least every
+/// `durable_interval` of work, and its last commit too.
+#[tokio::test(start_paused = true)]
+async fn commits_are_made_durable_every_few_seconds_of_work() {
+    let state = synthetic(13, 400);
+    let (peers, inbox, _) = serve(&state.store(), &honest(1, Duration::from_millis(400)));
+    let local = Arc::new(CountingStore::default());
+    let config = DownloaderConfig { durable_interval: Duration::from_secs(2), ..config() };
+    let downloader = Downloader::new(local.clone(), peers, inbox, config);
+    let started = tokio::time::Instant::now();
+    let report = downloader.sync_state(state.root).wait().await.expect("sync completes");
+    let took = started.elapsed();
+    let (writes, flushes) = (local.writes.load(Ordering::SeqCst), local.flushes.load(Ordering::SeqCst));
+    assert!(took >= Duration::from_secs(6), "long enough to need several: {took:?}");
+    assert!(writes > flushes, "not every commit is flushed: {writes} writes, {flushes} flushes");
+    let at_least = took.as_secs() / 2;
+    assert!(flushes >= at_least, "{flushes} flushes in {took:?} at one per 2 s of work ({report:?})");
+    assert!(
+        flushes <= writes.min(took.as_secs() / 2 + 2),
+        "{flushes} flushes for {writes} writes in {took:?}"
+    );
+}

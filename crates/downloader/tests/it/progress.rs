@@ -1,0 +1,86 @@
+//! The progress gauge through a whole sync: never back, 100% exactly at completion, close to the
+//! share of entries done, a resumed sync counting what the last one stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use downloader::{Downloader, DownloaderConfig};
+use kvdb::{KeyValueStore, MemoryStore};
+
+use crate::fixtures::*;
+
+/// Samples `share` every 250 ms (virtual; the sync estimates it at most every 200 ms) while `root` syncs into `local`; stops after `stop_at` of
+/// the entries if below 1. Returns the samples: (share shown, share of entries done).
+async fn watch(state: &State, local: &Arc<dyn KeyValueStore>, stop_at: f64) -> Vec<(f64, f64)> {
+    let source = state.store();
+    let (peers, inbox, _) = serve(&source, &honest(2, Duration::from_millis(500)));
+    let downloader = Downloader::new(local.clone(), peers, inbox, DownloaderConfig::default());
+    let handle = downloader.sync_state(state.root);
+    let total = state.entries() as f64;
+    let mut samples = Vec::new();
+    loop {
+        tokio::select! {
+            _ = handle.finished() => break,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                let progress = handle.progress();
+                let done = (progress.processed + progress.resumed_from) as f64 / total;
+                samples.push((progress.share, done));
+                if done >= stop_at {
+                    handle.cancel();
+                }
+            }
+        }
+    }
+    let progress = handle.progress();
+    let done = (progress.processed + progress.resumed_from) as f64 / total;
+    samples.push((progress.share, done));
+    let _ = handle.wait().await;
+    samples
+}
+
+fn check(samples: &[(f64, f64)], complete: bool) -> f64 {
+    let mut worst = 0.0f64;
+    for pair in samples.windows(2) {
+        assert!(pair[1].0 >= pair[0].0, "the gauge went back: {pair:?}");
+    }
+    for (index, &(shown, done)) in samples.iter().enumerate() {
+        let last = index + 1 == samples.len();
+        if last && complete {
+            assert_eq!(shown, 1.0, "100% exactly at completion");
+        } else {
+            assert!(shown < 1.0, "100% before the end: {shown} at {done}");
+        }
+        if shown > 0.0 {
+            worst = worst.max((shown - done).abs());
+        }
+    }
+    worst
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gauge_never_goes_back_and_reads_100_exactly_at_completion() {
+    let state = synthetic(41, 3_000);
+    let local: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+    let samples = watch(&state, &local, 2.0).await;
+    assert!(samples.len() > 10, "{} samples", samples.len());
+    for (shown, done) in samples.iter().step_by(3) {
+        eprintln!("DBG {shown:.3} {done:.3}");
+    }
+    let worst = check(&samples, true);
+    eprintln!("gauge: 3,000 accounts, worst deviation {worst:.3}");
+    assert!(worst <= 0.15, "worst deviation from the share of entries done: {worst:.3}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_sync_counts_what_the_last_one_committed() {
+    let state = synthetic(42, 3_000);
+    let local: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
+    let first = watch(&state, &local, 0.5).await;
+    check(&first, false);
+    let second = watch(&state, &local, 2.0).await;
+    let worst = check(&second, true);
+    eprintln!("gauge: resumed at half, worst deviation {worst:.3}");
+    let first_shown = second.iter().map(|(shown, _)| *shown).find(|shown| *shown > 0.0).expect("an estimate");
+    assert!(first_shown > 0.2, "the resumed gauge starts from what was stored: {first_shown:.3}");
+    assert!(worst <= 0.15, "worst deviation from the share of entries done: {worst:.3}");
+}
