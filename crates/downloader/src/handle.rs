@@ -115,6 +115,7 @@ impl SyncHandle {
                     hedged: progress.hedged,
                     share: progress.share,
                     durable_entries: progress.durable_entries,
+                    uncommitted_bytes: progress.uncommitted_bytes,
                     duplicate: progress.duplicate,
                     unexpected: progress.unexpected,
                     bytes: progress.bytes,
@@ -136,6 +137,7 @@ impl SyncHandle {
                 hedged: 0,
                 share: 0.0,
                 durable_entries: 0,
+                uncommitted_bytes: 0,
                 duplicate: 0,
                 unexpected: 0,
                 bytes: 0,
@@ -175,6 +177,9 @@ pub struct SyncProgress {
     /// Entries committed in all, earlier syncs included, as of the last durable commit (0 before
     /// the first).
     pub durable_entries: u64,
+    /// Bytes verified and not yet handed to the store (held in memory): bounded by the disk
+    /// backpressure to about two commit thresholds plus the answers in flight.
+    pub uncommitted_bytes: u64,
     /// Blobs received again after being processed.
     pub duplicate: u64,
     /// Blobs that hash to nothing requested.

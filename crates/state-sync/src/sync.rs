@@ -19,6 +19,34 @@ use crate::{
     StateSyncError, StateSyncProgress, StateSyncReport, TrackerLink,
 };
 
+/// A batch being written to the store, off the sync loop.
+#[derive(Debug)]
+struct Write {
+    /// The blocking write (and flush, when durable).
+    task: tokio::task::JoinHandle<kvdb::Result<()>>,
+    /// Entries in it.
+    entries: usize,
+    /// Trie nodes, code blobs and their bytes in it, counted once it lands.
+    nodes: u64,
+    codes: u64,
+    bytes: u64,
+    /// Whether it is flushed (made durable).
+    durable: bool,
+    /// When it started.
+    started: Instant,
+    /// Entries committed in all (earlier syncs included) once it lands.
+    committed_entries: u64,
+}
+
+/// Resolves when the write in `writing` lands, taking it out (never, if there is none). Cancel-safe:
+/// the write stays in place until it has landed.
+async fn landed(writing: &mut Option<Write>) -> (Write, Result<kvdb::Result<()>, tokio::task::JoinError>) {
+    let Some(write) = writing.as_mut() else { return std::future::pending().await };
+    let result = (&mut write.task).await;
+    let write = writing.take().expect("just polled");
+    (write, result)
+}
+
 /// A request handed to the tracker and not yet back.
 #[derive(Debug)]
 struct InFlight {
@@ -131,6 +159,8 @@ pub struct StateSync {
     last_share: Option<Instant>,
     /// When a commit was last made durable (flushed); `None` before the first.
     last_durable: Option<Instant>,
+    /// The batch being written, if any: one at a time.
+    writing: Option<Write>,
     /// Entries processed since the last commit (go-ethereum's `numUncommitted`).
     uncommitted_entries: u64,
     /// Their bytes (go-ethereum's `bytesUncommitted`): a commit is due past the threshold.
@@ -197,6 +227,7 @@ impl StateSync {
             next_hedge: None,
             last_share: None,
             last_durable: Some(Instant::now()),
+            writing: None,
             uncommitted_entries: 0,
             uncommitted_bytes: 0,
             checkpoint,
@@ -276,7 +307,13 @@ impl StateSync {
                 return Err(StateSyncError::Cancelled);
             }
             self.commit(false).await?;
-            self.assign_tasks(&mut cancel).await?;
+            // Disk backpressure: while a write is in flight and the next batch is already full, ask
+            // for nothing more (verified data would pile up in memory); the write landing wakes us.
+            let store_behind =
+                self.writing.is_some() && self.uncommitted_bytes >= self.config.commit_threshold;
+            if !store_behind {
+                self.assign_tasks(&mut cancel).await?;
+            }
             self.check_available()?;
             self.publish();
             tokio::select! {
@@ -289,6 +326,9 @@ impl StateSync {
                 },
                 Some(_) = joins.recv() => trace!(target: "state_sync", "peer joined"),
                 Some(_) = drops.recv() => trace!(target: "state_sync", "peer left"),
+                (write, result) = landed(&mut self.writing), if self.writing.is_some() => {
+                    self.written(write, result)?;
+                }
                 _ = sleep_until(self.next_hedge), if self.next_hedge.is_some() => {
                     trace!(target: "state_sync", "a request is late: hedging")
                 }
@@ -536,10 +576,17 @@ impl StateSync {
         peer.disconnect(disconnect).await;
     }
 
-    /// go-ethereum's `commit`: when forced or past the threshold, moves complete entries and the
-    /// checkpoint into one batch and writes it (off the async threads).
+    /// go-ethereum's `commit`, overlapped with the network: when forced or past the threshold, and no
+    /// write is in flight, moves complete entries and the checkpoint into one batch and starts writing
+    /// it off the async threads ([`Self::writing`]); the loop goes on delivering meanwhile, and the
+    /// write is taken back when it lands ([`Self::written`]). One write at a time, so batches land in
+    /// order. Forced (the end of the sync), it waits for the write in flight, then writes what is left
+    /// and waits for that too.
     async fn commit(&mut self, force: bool) -> Result<()> {
-        if !force && self.uncommitted_bytes < self.config.commit_threshold {
+        if force {
+            self.finish_write().await?;
+        }
+        if self.writing.is_some() || (!force && self.uncommitted_bytes < self.config.commit_threshold) {
             return Ok(());
         }
         let mut batch = WriteBatch::new();
@@ -578,15 +625,38 @@ impl StateSync {
         // advances.
         let durable =
             force || self.last_durable.is_none_or(|at| started - at >= self.config.durable_interval);
-        let written = match tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             store.write(batch)?;
             if durable {
                 store.flush()?;
             }
             Ok::<(), kvdb::Error>(())
-        })
-        .await
-        {
+        });
+        let committed_entries = self.checkpoint.entries();
+        self.writing =
+            Some(Write { task, entries, nodes, codes, bytes, durable, started, committed_entries });
+        if force {
+            self.finish_write().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the write in flight, if any, and takes it back.
+    async fn finish_write(&mut self) -> Result<()> {
+        let Some(write) = self.writing.take() else { return Ok(()) };
+        let mut task = write.task;
+        let result = (&mut task).await;
+        self.written(Write { task, ..write }, result)
+    }
+
+    /// Takes back a write that landed: counts it, or fails the sync if the store failed (nothing more
+    /// may be committed: the scheduler no longer holds what it handed over).
+    fn written(
+        &mut self,
+        write: Write,
+        result: Result<kvdb::Result<()>, tokio::task::JoinError>,
+    ) -> Result<()> {
+        let written = match result {
             Ok(written) => written,
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         };
@@ -594,9 +664,10 @@ impl StateSync {
             self.store_failed = true;
             return Err(error.into());
         }
+        let Write { entries, nodes, codes, bytes, durable, started, committed_entries, .. } = write;
         if durable {
             self.last_durable = Some(started);
-            Counters::set(&self.shared.counters.durable_entries, self.checkpoint.entries());
+            Counters::set(&self.shared.counters.durable_entries, committed_entries);
         }
         let counters = &self.shared.counters;
         Counters::add(&counters.committed_nodes, nodes);

@@ -5,7 +5,7 @@ use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 use std::mem::size_of;
 
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 use kvdb::{KeyValueStore, Namespace, WriteBatch};
 use smallvec::SmallVec;
 use tracing::trace;
@@ -205,6 +205,10 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     actions: Vec<LeafAction>,
     /// Where the work delivered lies in the key space, for [`Self::progress`].
     gauge: WorkGauge,
+    /// Keys of the last batch [`commit`](Self::commit) moved out (trie nodes, code): the caller may
+    /// still be writing it, so they count as held until the next commit (the caller writes one batch
+    /// at a time, so by then it is in the store).
+    writing: (HashSet<NodeHash>, HashSet<NodeHash>),
     /// Reused buffers of the hot path, so processing a node allocates little.
     scratch_children: Vec<(NodeHash, NibblePath)>,
     scratch_dependencies: Vec<Dependency>,
@@ -248,6 +252,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             waiting_bytes: 0,
             actions: Vec::new(),
             gauge: WorkGauge::default(),
+            writing: (HashSet::default(), HashSet::default()),
             scratch_children: Vec::new(),
             scratch_dependencies: Vec::new(),
             scratch_ready: Vec::new(),
@@ -379,6 +384,8 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             (None, None) => {
                 let seen = self.membatch.contains(Kind::Node, &hash)
                     || self.membatch.contains(Kind::Code, &hash)
+                    || self.is_being_written(Kind::Node, &hash)
+                    || self.is_being_written(Kind::Code, &hash)
                     || self.nodes.contains_key(&hash)
                     || self.codes.contains_key(&hash);
                 if seen {
@@ -562,19 +569,38 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
         };
         Ok(hash == empty
             || self.membatch.contains(kind, &hash)
+            || self.is_being_written(kind, &hash)
             || self.store.contains(kind.namespace(), hash.as_bytes())?)
+    }
+
+    /// Whether `hash` is in the batch the last [`commit`](Self::commit) moved out.
+    fn is_being_written(&self, kind: Kind, hash: &NodeHash) -> bool {
+        match kind {
+            Kind::Node => self.writing.0.contains(hash),
+            Kind::Code => self.writing.1.contains(hash),
+        }
     }
 
     /// Moves every complete blob into `batch` (trie nodes and code into their namespaces) and returns
     /// how many. The caller must write the batch; if that fails the sync must restart from the store,
     /// since the blobs are no longer held here.
+    ///
+    /// The caller may keep processing blobs while it writes the batch (one write at a time: the
+    /// batch must be in the store before the next `commit`): until the next `commit`, the blobs just
+    /// moved out still count as held, so nothing in them is asked for again, and nodes completed
+    /// meanwhile go into the next batch, written after this one, which keeps the store consistent.
     pub fn commit(&mut self, batch: &mut WriteBatch) -> usize {
         let count = self.membatch.len();
         batch.reserve(count);
+        let (nodes, codes) = &mut self.writing;
+        nodes.clear();
+        codes.clear();
         for (hash, data) in self.membatch.nodes.drain() {
+            nodes.insert(hash);
             batch.put(Namespace::TrieNodes, hash.as_bytes().to_vec(), data);
         }
         for (hash, data) in self.membatch.codes.drain() {
+            codes.insert(hash);
             batch.put(Namespace::Code, hash.as_bytes().to_vec(), data);
         }
         self.membatch.bytes = 0;
@@ -642,6 +668,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             + self.queue.capacity() * size_of::<Queued>()
             + (self.membatch.nodes.capacity() + self.membatch.codes.capacity())
                 * map_entry(size_of::<(NodeHash, Vec<u8>)>())
+            + (self.writing.0.capacity() + self.writing.1.capacity()) * map_entry(size_of::<NodeHash>())
             + spilled
             + self.waiting_bytes
             + self.membatch.bytes

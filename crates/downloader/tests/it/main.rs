@@ -4,6 +4,7 @@ mod faults;
 mod fixtures;
 mod hedging;
 mod matrix;
+mod overlap;
 mod pivot;
 mod progress;
 mod store_faults;
