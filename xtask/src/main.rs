@@ -11,8 +11,12 @@
 //!   speaks RLPx (`cargo xtask interop [--release] [--require-sync]`).
 //! - `fuzz`: each cargo-fuzz target of `fuzz/` for a while on its seed corpus, then a table of
 //!   executions per target (`cargo xtask fuzz [--seconds N] [TARGET...]`); fails on a crash.
+//! - `chaos`: SIGKILLs a sync at K random instants, resuming it each time, then verifies it and
+//!   reports kills survived, durable commits lost and the refetch overhead (`cargo xtask chaos
+//!   [--accounts N] [--kills K] [--seed S] [--durable-every D] [--release|--debug]`).
 
 mod bench;
+mod chaos;
 mod ci;
 mod fuzz;
 mod interop;
@@ -30,8 +34,9 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&rest),
         Some("interop") => interop::run(&rest),
         Some("fuzz") => fuzz::run(&rest),
+        Some("chaos") => chaos::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench|interop|fuzz> [args]");
+            eprintln!("usage: cargo xtask <ci|bench|interop|fuzz|chaos> [args]");
             eprintln!("  ci      fmt --check, clippy -D warnings, all tests (what CI runs)");
             eprintln!("  bench   criterion benches of every crate, then a results table; extra args go to criterion");
             eprintln!("          bench transports [--accounts N] [--runs R] [--backend memory|redb]: one sync per transport");
@@ -41,6 +46,8 @@ fn main() -> Result<()> {
             eprintln!(
                 "          seed corpus, then a table; installs cargo-fuzz if missing; fails on a crash"
             );
+            eprintln!("  chaos   [--accounts N] [--kills K] [--seed S] [--durable-every D] [--release|--debug]: SIGKILL a");
+            eprintln!("          sync at K random instants (default 20, ~1M entries), resume, verify; table of the cost");
             bail!("unknown or missing task {task:?}");
         }
     }

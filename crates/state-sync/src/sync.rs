@@ -226,7 +226,10 @@ impl StateSync {
             in_flight: HashMap::default(),
             next_hedge: None,
             last_share: None,
-            last_durable: Some(Instant::now()),
+            // None: the first commit of every run is durable, so a sync killed every few seconds
+            // still advances (with the clock started at the run's start, runs killed before their
+            // first durable commit, ~6 s in, kept nothing).
+            last_durable: None,
             writing: None,
             uncommitted_entries: 0,
             uncommitted_bytes: 0,
