@@ -80,11 +80,11 @@ impl SyncDisplay {
     /// Shows `status`.
     pub(crate) fn update(&mut self, status: &SyncStatus) {
         let progress = &status.progress;
-        let eta_secs = self.eta_secs(status.key_space_done);
+        let eta_secs = self.eta_secs(status.share_done);
         if self.json_lines && self.last_json.is_none_or(|at| at.elapsed() >= JSON_EVERY) {
             self.last_json = Some(Instant::now());
             let line = serde_json::json!({ "progress": {
-                "share": status.key_space_done,
+                "share": status.share_done,
                 "eta_secs": eta_secs.map(f64::round),
                 "processed": progress.processed,
                 "resumed_from": progress.resumed_from,
@@ -107,7 +107,7 @@ impl SyncDisplay {
             progress.peers
         );
         if let Some(bar) = &self.bar {
-            if let Some(done) = status.key_space_done {
+            if let Some(done) = status.share_done {
                 bar.set_position((done * BAR_LENGTH as f64) as u64);
             }
             bar.set_message(summary);
@@ -117,7 +117,7 @@ impl SyncDisplay {
             return;
         }
         self.last_log = Some(Instant::now());
-        let key_space = status.key_space_done.map_or("?".to_string(), |done| format!("{:.1}%", done * 100.0));
+        let done = status.share_done.map_or("?".to_string(), |done| format!("{:.1}%", done * 100.0));
         let eta = eta_secs.map_or("?".to_string(), |secs| format!("{secs:.0}s"));
         tracing::info!(
             target: "statesync::sync",
@@ -127,7 +127,7 @@ impl SyncDisplay {
             bytes = progress.bytes,
             rate = format!("{:.0}/s", progress.rate),
             peers = progress.peers,
-            key_space,
+            done,
             eta,
             "progress"
         );

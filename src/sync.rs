@@ -96,7 +96,7 @@ pub struct SyncStatus {
     /// The downloader's counters.
     pub progress: SyncProgress,
     /// Share of the work done (the downloader's [`SyncProgress::share`]), once estimated.
-    pub key_space_done: Option<f64>,
+    pub share_done: Option<f64>,
 }
 
 /// Downloads the state `options.root` into `store` from `options.peers`, calling `observe` with its
@@ -153,8 +153,8 @@ pub async fn sync(
                     last_recorded = progress.durable_entries;
                     record_progress(options, root, last_recorded);
                 }
-                let key_space_done = (progress.share > 0.0).then_some(progress.share);
-                observe(&SyncStatus { progress, key_space_done });
+                let share_done = (progress.share > 0.0).then_some(progress.share);
+                observe(&SyncStatus { progress, share_done });
             }
         }
     }
@@ -163,7 +163,7 @@ pub async fn sync(
     if last.durable_entries > last_recorded {
         record_progress(options, root, last.durable_entries);
     }
-    observe(&SyncStatus { progress: last, key_space_done: Some(1.0) });
+    observe(&SyncStatus { progress: last, share_done: Some(1.0) });
     let report = match handle.wait().await {
         Ok(report) => report,
         Err(DownloadError::Cancelled { .. }) if interrupted => return Err(Error::Interrupted { root }),
