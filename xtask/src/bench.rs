@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: every criterion bench of the workspace, then one table of the results;
-//! `cargo xtask bench transports`: one state synced over wire v1 and over RLPx (see [`transports`]).
+//! `cargo xtask bench transports`: one state synced over wire v1 and over RLPx (see [`transports`]);
+//! `cargo xtask bench e2e`: one state generated, served and synced into every backend (see [`e2e`]).
 
+mod e2e;
 mod transports;
 
 use std::path::{Path, PathBuf};
@@ -14,8 +16,10 @@ use crate::{cargo, render, run_command, workspace_root};
 /// then prints a table of every result criterion saved, so figures can be copied into BENCHMARKS.md.
 /// `--report` only prints the table of results already saved.
 pub(crate) fn run(args: &[String]) -> Result<()> {
-    if args.first().is_some_and(|arg| arg == "transports") {
-        return transports::run(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("transports") => return transports::run(&args[1..]),
+        Some("e2e") => return e2e::run(&args[1..]),
+        _ => {}
     }
     let criterion_dir = target_dir()?.join("criterion");
     if args.iter().any(|arg| arg == "--report") {

@@ -40,6 +40,8 @@ fn main() -> Result<()> {
             eprintln!("  ci      fmt --check, clippy -D warnings, all tests (what CI runs)");
             eprintln!("  bench   criterion benches of every crate, then a results table; extra args go to criterion");
             eprintln!("          bench transports [--accounts N] [--runs R] [--backend memory|redb]: one sync per transport");
+            eprintln!("          bench e2e [--accounts N] [--seed S] [--backends memory,redb,fjall]: gen, then one sync per");
+            eprintln!("          backend from 4 serves: wall, entries/s, ratio to memory, peak RSS, disk, time in commits");
             eprintln!("  interop statesync against go-ethereum v1.13.2 and v1.17.10 on loopback (geth built once into");
             eprintln!("          $STATESYNC_INTEROP_CACHE or ~/.cache/statesync-interop; needs go); [--release] [--require-sync]");
             eprintln!("  fuzz    [--seconds N] [TARGET...]: each cargo-fuzz target of fuzz/ for N s (default 30) on its");

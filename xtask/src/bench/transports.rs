@@ -61,7 +61,7 @@ fn parse(args: &[String]) -> Result<Options> {
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let options = parse(args)?;
     let binary = build_statesync(true)?;
-    let work = TempDir::create()?;
+    let work = TempDir::create("transports")?;
     let (source, genesis) = (work.0.join("source"), work.0.join("genesis.json"));
 
     let accounts = options.accounts.to_string();
@@ -178,7 +178,7 @@ fn json(binary: &Path, args: &[&str]) -> Result<Value> {
         .with_context(|| format!("{} printed no JSON report", render(&command)))
 }
 
-fn count(report: &Value, field: &str) -> Result<u64> {
+pub(super) fn count(report: &Value, field: &str) -> Result<u64> {
     report[field].as_u64().with_context(|| format!("report has no count {field:?}: {report}"))
 }
 
@@ -197,16 +197,17 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
-fn path(path: &Path) -> Result<&str> {
+pub(super) fn path(path: &Path) -> Result<&str> {
     path.to_str().with_context(|| format!("{} is not UTF-8", path.display()))
 }
 
 /// The run's state, genesis file and synced databases, removed on drop.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn create() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("statesync-bench-transports-{}", std::process::id()));
+    /// A fresh `statesync-bench-{bench}-{pid}` in the system's temporary directory.
+    pub(super) fn create(bench: &str) -> Result<Self> {
+        let path = std::env::temp_dir().join(format!("statesync-bench-{bench}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(TempDir(path))
