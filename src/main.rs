@@ -471,7 +471,11 @@ fn sync_into(
     } else {
         None
     };
-    let store = location.open_durable_every("sync", OpenMode::Create, false, args.durable_every)?;
+    let store = if args.repair {
+        location.open_for_repair("sync", args.durable_every)?
+    } else {
+        location.open_durable_every("sync", OpenMode::Create, false, args.durable_every)?
+    };
     // The node key is kept beside the database once it exists.
     let eth = match (eth, &location.dir, &args.chain.node_key) {
         (Some(mut eth), Some(dir), None) => {

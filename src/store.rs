@@ -102,6 +102,24 @@ impl StoreLocation {
         persistent: bool,
         every: u32,
     ) -> Result<Arc<dyn KeyValueStore>> {
+        self.open_with(command, mode, persistent, every, false)
+    }
+
+    /// [`open_durable_every`](Self::open_durable_every) for `sync --repair`: a writable redb file is
+    /// checked page by page first (it reads the whole file), so pages damaged outside redb are
+    /// reported as corrupt instead of crashing the engine later.
+    pub fn open_for_repair(&self, command: &'static str, every: u32) -> Result<Arc<dyn KeyValueStore>> {
+        self.open_with(command, OpenMode::Create, false, every, true)
+    }
+
+    fn open_with(
+        &self,
+        command: &'static str,
+        mode: OpenMode,
+        persistent: bool,
+        every: u32,
+        check_integrity: bool,
+    ) -> Result<Arc<dyn KeyValueStore>> {
         if self.backend == Backend::Memory {
             if persistent {
                 return Err(Error::MemoryBackend { command });
@@ -136,7 +154,11 @@ impl StoreLocation {
                 FjallStore::open(&ours, FjallOptions::new().durability(durability)).map(|s| Arc::new(s) as _)
             }
             (_, OpenMode::ReadOnly) => open_redb_read_only(&ours).map(|s| Arc::new(s) as _),
-            _ => RedbStore::open(&ours, RedbOptions::new().durability(durability)).map(|s| Arc::new(s) as _),
+            _ => {
+                let options =
+                    RedbOptions::new().durability(durability).check_integrity_on_open(check_integrity);
+                RedbStore::open(&ours, options).map(|s| Arc::new(s) as _)
+            }
         };
         opened.map_err(|source| Error::OpenStore { path: ours, source })
     }

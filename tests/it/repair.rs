@@ -314,3 +314,23 @@ fn a_database_its_engine_reports_corrupt_is_exit_1_naming_a_new_directory() {
         assert!(!failed.stderr.contains("panicked"), "{}", failed.stderr);
     }
 }
+
+/// A redb file with a page damaged outside redb: `sync --repair` checks every page when it opens the
+/// file, and reports it corrupt (exit 1, naming a new directory) instead of crashing inside redb.
+#[test]
+fn a_redb_file_with_a_damaged_page_is_exit_1_for_repair_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = run(&["gen", "--db", path(dir.path()), "--accounts", "300"]).success().last_line().to_string();
+    let file = dir.path().join(statesync::REDB_FILE);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    for byte in &mut bytes[middle..middle + 4096] {
+        *byte ^= 0xa5;
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let args = ["sync", "--db", path(dir.path()), "--root", &root, "--peer", "127.0.0.1:1", "--repair"];
+    let failed = run(&args);
+    assert!(!failed.stderr.contains("panicked"), "{}", failed.stderr);
+    let failed = failed.expect_code(1);
+    assert!(failed.stderr.contains("start over with a new --db directory"), "{}", failed.stderr);
+}
