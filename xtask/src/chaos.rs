@@ -53,6 +53,7 @@ use serde_json::Value;
 
 use crate::interop::{build_statesync, KillOnDrop};
 use crate::render;
+use crate::support::{count, json_report, thousands, ScratchDir};
 
 /// Accounts of the default state: about 1M entries (trie nodes and code blobs) with gen's other
 /// defaults, enough for a release sync of ~15 s on 2 cores, so that kills land deep in its work.
@@ -131,12 +132,12 @@ fn parse_args(args: &[String]) -> Result<Options> {
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let options = parse_args(args)?;
     let binary = build_statesync(options.release)?;
-    let work = WorkDir::create()?;
+    let mut work = ScratchDir::create("chaos")?;
     let started = Instant::now();
     let result = chaos(&binary, &options, &work.path, started);
     if result.is_err() {
         eprintln!("xtask chaos: failed; databases and logs are kept in {}", work.path.display());
-        std::mem::forget(work);
+        work.keep();
     }
     result
 }
@@ -751,39 +752,13 @@ fn served_since(servers: &[Server], marks: &[u64]) -> Result<u64> {
 fn json_command<'a>(binary: &Path, args: impl IntoIterator<Item = &'a OsStr>) -> Result<Value> {
     let mut command = Command::new(binary);
     command.arg("--json").args(args);
-    let output = command.output().with_context(|| format!("starting {}", render(&command)))?;
-    ensure!(
-        output.status.success(),
-        "{} failed with {}:\n{}",
-        render(&command),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout)
-        .with_context(|| format!("{} printed no JSON report", render(&command)))
-}
-
-fn count(report: &Value, field: &str) -> Result<u64> {
-    report[field].as_u64().with_context(|| format!("report has no count {field:?}: {report}"))
+    json_report(command)
 }
 
 /// The last `lines` of `seen`.
 fn tail(seen: &[String], lines: usize) -> String {
     let kept: VecDeque<&String> = seen.iter().rev().take(lines).collect();
     kept.into_iter().rev().cloned().collect::<Vec<_>>().join("\n")
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 /// The kill instants' generator: SplitMix64, enough for uniform draws, with no dependency.
@@ -798,27 +773,6 @@ impl SplitMix64 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
         ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-}
-
-/// A temporary directory for the databases and logs, removed on drop (forgotten, so kept, when the
-/// run fails).
-struct WorkDir {
-    path: PathBuf,
-}
-
-impl WorkDir {
-    fn create() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("statesync-chaos-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(WorkDir { path })
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
@@ -867,7 +821,5 @@ mod tests {
         let mean = draws.iter().sum::<f64>() / draws.len() as f64;
         assert!((mean - 0.5).abs() < 0.05, "{mean}");
         assert_eq!(SplitMix64(7).unit(), draws[0]);
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(thousands(12), "12");
     }
 }

@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use crate::support::thousands;
 use crate::{cargo, render, run_command, workspace_root};
 
 /// How long each target runs when `--seconds` is not given.
@@ -274,19 +275,6 @@ fn print_table(outcomes: &[Outcome]) {
     }
 }
 
-/// `1234567` as `1,234,567`.
-fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,7 +309,5 @@ mod tests {
         assert!(parse_args(&args(&["--seconds"])).is_err());
         assert!(parse_args(&args(&["--seconds", "0"])).is_err());
         assert!(parse_args(&args(&["--fast"])).is_err());
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(thousands(999), "999");
     }
 }

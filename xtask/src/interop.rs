@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
+use crate::support::{count, json_report, tail, ScratchDir};
 use crate::{cargo, render, run_command, workspace_root};
 
 /// A go-ethereum release to test against, and how it must answer a node-data sync.
@@ -83,12 +84,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         gethes.push((release, binary, built));
     }
     let statesync = Statesync { binary: build_statesync(release)? };
-    let mut work = WorkDir::create()?;
+    // Genesis files, databases and geth data directories.
+    let mut work = ScratchDir::create("interop")?;
     let result = run_checks(&statesync, &gethes, &work.path, require_sync);
     match &result {
         Ok(()) => println!("xtask interop: all checks passed in {:.1} s", started.elapsed().as_secs_f64()),
         Err(_) => {
-            work.keep = true;
+            work.keep();
             eprintln!(
                 "xtask interop: failed; geth data directories and logs are kept in {}",
                 work.path.display()
@@ -534,16 +536,7 @@ impl Statesync {
     fn json<'a>(&self, args: impl IntoIterator<Item = &'a OsStr>) -> Result<Value> {
         let mut command = Command::new(&self.binary);
         command.arg("--json").args(args);
-        let output = command.output().with_context(|| format!("starting {}", render(&command)))?;
-        ensure!(
-            output.status.success(),
-            "{} failed with {}:\n{}",
-            render(&command),
-            output.status,
-            tail(&String::from_utf8_lossy(&output.stderr), 20)
-        );
-        serde_json::from_slice(&output.stdout)
-            .with_context(|| format!("{} printed no JSON report", render(&command)))
+        json_report(command)
     }
 
     /// Whether `statesync serve` can serve over RLPx (`--rlpx ADDR`).
@@ -650,30 +643,6 @@ fn reports_version(binary: &Path, version: &str) -> bool {
         && String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == expected)
 }
 
-/// A temporary directory for genesis files, databases and geth data directories, removed on drop.
-struct WorkDir {
-    path: PathBuf,
-    /// Leave it in place, for the logs of a failed run.
-    keep: bool,
-}
-
-impl WorkDir {
-    fn create() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("statesync-interop-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(WorkDir { path, keep: false })
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
 /// A TCP port free on loopback right now (the OS picks it; geth binds it a moment later).
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -692,14 +661,4 @@ fn read_json(path: &Path) -> Result<Value> {
 /// A JSON string's text, or the JSON itself for anything else.
 fn text(value: &Value) -> String {
     value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string())
-}
-
-fn count(report: &Value, field: &str) -> Result<u64> {
-    report[field].as_u64().with_context(|| format!("report has no count {field:?}: {report}"))
-}
-
-/// The last `lines` lines of `text`.
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }

@@ -20,6 +20,7 @@ mod chaos;
 mod ci;
 mod fuzz;
 mod interop;
+mod support;
 
 use std::process::Command;
 

@@ -33,9 +33,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
-use super::transports::{count, path, TempDir};
+use super::transports::path;
 use crate::interop::{build_statesync, KillOnDrop};
 use crate::render;
+use crate::support::{count, thousands, ScratchDir};
 
 /// Accounts of the synthetic state by default: ~2.9M entries, the first size.
 const DEFAULT_ACCOUNTS: u64 = 500_000;
@@ -121,8 +122,8 @@ impl Row {
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let options = parse(args)?;
     let binary = build_statesync(true)?;
-    let work = TempDir::create("e2e")?;
-    let source = work.0.join("source");
+    let work = ScratchDir::create("bench-e2e")?;
+    let source = work.path.join("source");
     let load_before = load_average();
 
     let (accounts, seed) = (options.accounts.to_string(), options.seed.to_string());
@@ -130,7 +131,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let generated = measure(
         &binary,
         &["--backend", "redb", "gen", "--db", path(&source)?, "--accounts", &accounts, "--seed", &seed],
-        &work.0.join("gen"),
+        &work.path.join("gen"),
     )?;
     let root = generated.report["root"].as_str().context("gen reported no root")?.to_string();
     let (nodes, codes) = (count(&generated.report, "nodes")?, count(&generated.report, "codes")?);
@@ -153,14 +154,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     eprintln!("serving on {}", addresses.join(", "));
 
     for backend in &options.backends {
-        let db = work.0.join(format!("synced-{backend}"));
+        let db = work.path.join(format!("synced-{backend}"));
         let mut args = vec!["--log-level", "warn,state_sync=debug", "--backend", backend, "sync"];
         args.extend(["--db", path(&db)?, "--root", root.as_str()]);
         for address in &addresses {
             args.extend(["--peer", address]);
         }
         eprintln!("sync into {backend} ...");
-        let synced = measure(&binary, &args, &work.0.join(format!("sync-{backend}")))?;
+        let synced = measure(&binary, &args, &work.path.join(format!("sync-{backend}")))?;
         let fetched = count(&synced.report, "nodes")? + count(&synced.report, "codes")?;
         ensure!(
             fetched == entries && count(&synced.report, "resumed_from")? == 0,
@@ -371,19 +372,6 @@ fn kilo(rate: f64) -> String {
     format!("{:.0} K", rate / 1e3)
 }
 
-/// `1234567` as `1,234,567`.
-fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,8 +405,6 @@ mod tests {
         assert_eq!(commit_time(log), Some((Duration::from_micros(1_750_500), 3)));
         assert_eq!(commit_time("no commits here"), None);
 
-        assert_eq!(thousands(2_890_087), "2,890,087");
-        assert_eq!(thousands(999), "999");
         assert_eq!(mib(1_110 * 1024 * 1024), "1,110 MiB");
     }
 }

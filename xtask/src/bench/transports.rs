@@ -12,7 +12,7 @@
 //! each; entries/s of the median download, and RLPx's rate over wire v1's, of downloads and walls.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::interop::{build_statesync, KillOnDrop};
 use crate::render;
+use crate::support::{count, json_report, ScratchDir};
 
 /// Accounts of the synthetic state by default: the demo's size.
 const DEFAULT_ACCOUNTS: u64 = 50_000;
@@ -61,8 +62,9 @@ fn parse(args: &[String]) -> Result<Options> {
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let options = parse(args)?;
     let binary = build_statesync(true)?;
-    let work = TempDir::create("transports")?;
-    let (source, genesis) = (work.0.join("source"), work.0.join("genesis.json"));
+    // The run's state, genesis file and synced databases.
+    let work = ScratchDir::create("bench-transports")?;
+    let (source, genesis) = (work.path.join("source"), work.path.join("genesis.json"));
 
     let accounts = options.accounts.to_string();
     let generated = json(
@@ -95,7 +97,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     for round in 0..options.runs {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for transport in order {
-            let db = work.0.join(format!("synced-{round}-{transport}"));
+            let db = work.path.join(format!("synced-{round}-{transport}"));
             let mut args = vec!["--backend", options.backend.as_str(), "sync", "--root", root.as_str()];
             if options.backend != "memory" {
                 args.extend(["--db", path(&db)?]);
@@ -166,20 +168,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 fn json(binary: &Path, args: &[&str]) -> Result<Value> {
     let mut command = Command::new(binary);
     command.args(["--log-level", "warn", "--json"]).args(args).stdin(Stdio::null());
-    let output = command.output().with_context(|| format!("starting {}", render(&command)))?;
-    ensure!(
-        output.status.success(),
-        "{} failed with {}:\n{}",
-        render(&command),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout)
-        .with_context(|| format!("{} printed no JSON report", render(&command)))
-}
-
-pub(super) fn count(report: &Value, field: &str) -> Result<u64> {
-    report[field].as_u64().with_context(|| format!("report has no count {field:?}: {report}"))
+    json_report(command)
 }
 
 fn min(values: &[f64]) -> f64 {
@@ -199,25 +188,6 @@ fn median(values: &[f64]) -> f64 {
 
 pub(super) fn path(path: &Path) -> Result<&str> {
     path.to_str().with_context(|| format!("{} is not UTF-8", path.display()))
-}
-
-/// The run's state, genesis file and synced databases, removed on drop.
-pub(super) struct TempDir(pub(super) PathBuf);
-
-impl TempDir {
-    /// A fresh `statesync-bench-{bench}-{pid}` in the system's temporary directory.
-    pub(super) fn create(bench: &str) -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("statesync-bench-{bench}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]
