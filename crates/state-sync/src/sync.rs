@@ -157,6 +157,8 @@ pub struct StateSync {
     next_hedge: Option<Instant>,
     /// When the share of work done was last estimated (it scans the scheduler's requests).
     last_share: Option<Instant>,
+    /// The highest share of work done estimated so far (what is shown: it never goes back).
+    share: f64,
     /// When a commit was last made durable (flushed); `None` before the first.
     last_durable: Option<Instant>,
     /// The batch being written, if any: one at a time.
@@ -226,6 +228,7 @@ impl StateSync {
             in_flight: HashMap::default(),
             next_hedge: None,
             last_share: None,
+            share: 0.0,
             // None: the first commit of every run is durable, so a sync killed every few seconds
             // still advances (with the clock started at the run's start, runs killed before their
             // first durable commit, ~6 s in, kept nothing).
@@ -608,12 +611,8 @@ impl StateSync {
         self.checkpoint.codes += codes;
         self.checkpoint.bytes += bytes;
         self.checkpoint.complete = self.scheduler.pending() == 0;
-        let share = f64::from_bits(self.shared.counters.share.load(std::sync::atomic::Ordering::Relaxed));
-        if share > 0.0 {
-            // The share counts what earlier syncs completed plus what this one processed.
-            let before = self.shared.resumed.map_or(0, |checkpoint| checkpoint.entries());
-            let done = before + self.shared.counters.processed.load(std::sync::atomic::Ordering::Relaxed);
-            self.checkpoint.estimated_total = (done as f64 / share) as u64;
+        if self.share > 0.0 {
+            self.checkpoint.estimated_total = (self.entries_done() as f64 / self.share) as u64;
         }
         self.uncommitted_entries = 0;
         self.uncommitted_bytes = 0;
@@ -680,6 +679,13 @@ impl StateSync {
         Ok(())
     }
 
+    /// Entries done in all: those earlier syncs into the store completed, and those this one
+    /// processed (what the share of work done counts).
+    fn entries_done(&self) -> u64 {
+        let before = self.shared.resumed.map_or(0, |checkpoint| checkpoint.entries());
+        before + self.shared.counters.processed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Copies the loop's gauges into the shared counters; the share of work done at most every
     /// [`SHARE_EVERY`] (and at the end).
     fn publish(&mut self) {
@@ -689,23 +695,24 @@ impl StateSync {
             self.last_share = Some(now);
             let resumed = self.shared.resumed.unwrap_or_default();
             let before = resumed.entries();
-            let estimate = if done { Some(1.0) } else { self.scheduler.progress(before) };
             // A resumed sync sees the trie again from the top, and its first estimates of the work
-            // left run low: at first it claims no more than its entries over the last run's
-            // estimated total.
-            let processed = self.shared.counters.processed.load(std::sync::atomic::Ordering::Relaxed);
+            // left run low: at first (until it has redone a quarter of what the last runs did; then
+            // its own estimate knows the trie better than theirs did) it claims no more than its
+            // entries over the last run's estimated total.
             let ceiling = match resumed.estimated_total {
-                // Until it has redone a quarter of what the last runs did; then its own estimate
-                // knows the trie better than theirs did.
-                total if total > 0 && processed < before / 4 => (before + processed) as f64 / total as f64,
+                total if total > 0 && self.entries_done() - before < before / 4 => {
+                    self.entries_done() as f64 / total as f64
+                }
                 _ => 1.0,
             };
-            let estimate =
-                estimate.map(|estimate| if done { estimate } else { estimate.min(ceiling).min(0.999) });
+            let estimate = if done {
+                Some(1.0)
+            } else {
+                self.scheduler.progress(before).map(|estimate| estimate.min(ceiling))
+            };
             if let Some(estimate) = estimate {
-                let shown = &self.shared.counters.share;
-                let previous = f64::from_bits(shown.load(std::sync::atomic::Ordering::Relaxed));
-                Counters::set(shown, estimate.max(previous).to_bits());
+                self.share = self.share.max(estimate);
+                Counters::set(&self.shared.counters.share, self.share.to_bits());
             }
         }
         let counters = &self.shared.counters;
