@@ -35,6 +35,11 @@ pub struct DownloaderConfig {
     /// The longest a sync works between durable commits (see
     /// [`StateSyncConfig::durable_interval`]).
     pub durable_interval: Duration,
+    /// Keep a Bloom filter of the stored keys in front of the store ([`kvdb::FilteredStore`]), so
+    /// the scheduler's "is this child stored?" lookups, nearly all misses in a fresh sync, are
+    /// answered from memory (about 1.6 bytes per stored key). The filter is filled from the store
+    /// when the first sync starts, one pass over it. On by default.
+    pub key_filter: bool,
 }
 
 impl Default for DownloaderConfig {
@@ -51,6 +56,7 @@ impl Default for DownloaderConfig {
             progress_interval: Duration::from_secs(8),
             hedge: true,
             durable_interval: state_sync::DEFAULT_DURABLE_INTERVAL,
+            key_filter: true,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use kvdb::KeyValueStore;
+use kvdb::{FilteredStore, KeyValueStore};
 use peers::{PeerError, PeerEvent, PeerEventReceiver, PeerId, PeerSet};
 use state_sync::{
     DropReason, DroppedBecause, Finished, Outcome, Request, RequestReceiver, StateSync, StateSyncError,
@@ -155,6 +155,8 @@ pub(crate) struct Fetcher {
     send_failures_tx: mpsc::Sender<SendFailure>,
     /// Requests finalized (any outcome) so far, for the stall detector.
     finalized: u64,
+    /// Whether `store` is wrapped in its key filter yet (done when the first sync starts).
+    filtered: bool,
 }
 
 /// The fetcher's drop guard: however its task ends (returning, a panic, its future dropped), the
@@ -188,7 +190,28 @@ impl Fetcher {
             send_failures,
             send_failures_tx,
             finalized: 0,
+            filtered: false,
         }
+    }
+
+    /// Puts the key filter in front of the store, once, if the config asks for it: a pass over the
+    /// store, so it waits for the first sync rather than slowing [`Downloader::new`](crate::Downloader::new).
+    fn filter_store(&mut self) -> kvdb::Result<()> {
+        if self.filtered || !self.config.key_filter {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let filtered = FilteredStore::new(self.store.clone())?;
+        debug!(
+            target: "downloader",
+            keys = filtered.filter().len(),
+            bytes = filtered.filter().bytes(),
+            elapsed = ?started.elapsed(),
+            "key filter in front of the store"
+        );
+        self.store = Arc::new(filtered);
+        self.filtered = true;
+        Ok(())
     }
 
     /// go-ethereum's `stateFetcher`: waits for a sync to run, runs it (and those that supersede it),
@@ -235,6 +258,10 @@ impl Fetcher {
         let root = job.root;
         if job.is_cancelled() {
             job.finish(Err(DownloadError::Cancelled { root }));
+            return None;
+        }
+        if let Err(error) = self.filter_store() {
+            job.finish(Err(DownloadError::Store(error)));
             return None;
         }
         let (sync, link) =

@@ -12,6 +12,9 @@
 //! - `FjallStore` (feature `fjall`): a [fjall](https://docs.rs/fjall) LSM directory, proof that the
 //!   trait swaps cleanly. Opened with `FjallOptions`.
 //!
+//! [`FilteredStore`] wraps any of them with a Bloom filter of the keys it holds, so the lookups of
+//! absent keys a fresh sync makes by the million are answered from memory.
+//!
 //! Every backend applies a [`WriteBatch`] atomically (readers and crashes see all of it or none of
 //! it), and the on-disk ones take a [`Durability`] setting that trades how many of the latest batches
 //! a crash may lose for write throughput. Keys are 1 to [`MAX_KEY_LEN`] bytes in every backend.
@@ -60,6 +63,7 @@
 mod batch;
 mod durability;
 mod error;
+mod filter;
 #[cfg(feature = "fjall")]
 mod fjall;
 mod memory;
@@ -77,6 +81,7 @@ pub use self::redb::{RedbOptions, RedbStore};
 pub use batch::{BatchOp, WriteBatch, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use durability::Durability;
 pub use error::{Error, Result};
+pub use filter::{FilteredStore, KeyFilter};
 pub use memory::MemoryStore;
 pub use namespace::Namespace;
 pub use store::KeyValueStore;

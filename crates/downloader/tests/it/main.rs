@@ -3,6 +3,7 @@
 mod faults;
 mod fixtures;
 mod hedging;
+mod key_filter;
 mod matrix;
 mod overlap;
 mod pivot;
