@@ -175,7 +175,9 @@ pub async fn sync(
     let mut batch = WriteBatch::new();
     record_root(&mut batch, root);
     store.write(batch)?;
-    store.flush()?;
+    // Settled, not only flushed: a complete state is kept for a while, and fjall's journals would
+    // otherwise stay beside its tables.
+    store.compact()?;
     Ok(SyncSummary {
         root: format!("{root:?}"),
         already_complete: false,

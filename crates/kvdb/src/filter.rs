@@ -245,6 +245,10 @@ impl<S: KeyValueStore> KeyValueStore for FilteredStore<S> {
         self.inner.flush()
     }
 
+    fn compact(&self) -> Result<()> {
+        self.inner.compact()
+    }
+
     fn count(&self, namespace: Namespace) -> Result<u64> {
         self.inner.count(namespace)
     }

@@ -197,6 +197,18 @@ impl KeyValueStore for FjallStore {
         self.db.persist(PersistMode::SyncAll).map_err(|err| self.error(Operation::Flush, err))
     }
 
+    /// Moves every memtable into tables (waiting for the flushes), so the journals they came from
+    /// can be deleted, then persists. A journal file goes only once every keyspace has flushed what
+    /// it holds of it, and the metadata keyspace, with its few small writes, never fills a memtable:
+    /// without this, a sync of 233 MiB of entries ended with 380 MiB of journals beside 330 MiB of
+    /// tables.
+    fn compact(&self) -> Result<()> {
+        for keyspace in &self.keyspaces {
+            keyspace.rotate_memtable_and_wait().map_err(|err| self.error(Operation::Flush, err))?;
+        }
+        self.flush()
+    }
+
     fn count(&self, namespace: Namespace) -> Result<u64> {
         let len = self.keyspace(namespace)?.len().map_err(|err| self.error(Operation::Read, err))?;
         Ok(len as u64)

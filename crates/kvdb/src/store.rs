@@ -35,6 +35,14 @@ pub trait KeyValueStore: Send + Sync {
         Ok(())
     }
 
+    /// Brings the store's files into their settled form after a bulk load, e.g. at the end of a sync:
+    /// the fjall backend moves its memtables into tables, so its journals can be deleted. Everything
+    /// written so far is durable afterwards. Stores with nothing to settle do what
+    /// [`KeyValueStore::flush`] does.
+    fn compact(&self) -> Result<()> {
+        self.flush()
+    }
+
     /// Number of entries in `namespace` (walks it; see [`KeyValueStore::for_each`]).
     fn count(&self, namespace: Namespace) -> Result<u64> {
         let mut count = 0u64;
@@ -59,6 +67,9 @@ impl<S: KeyValueStore + ?Sized> KeyValueStore for Arc<S> {
     fn flush(&self) -> Result<()> {
         (**self).flush()
     }
+    fn compact(&self) -> Result<()> {
+        (**self).compact()
+    }
     fn count(&self, namespace: Namespace) -> Result<u64> {
         (**self).count(namespace)
     }
@@ -79,6 +90,9 @@ impl<S: KeyValueStore + ?Sized> KeyValueStore for &S {
     }
     fn flush(&self) -> Result<()> {
         (**self).flush()
+    }
+    fn compact(&self) -> Result<()> {
+        (**self).compact()
     }
     fn count(&self, namespace: Namespace) -> Result<u64> {
         (**self).count(namespace)

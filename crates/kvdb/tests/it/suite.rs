@@ -347,6 +347,69 @@ pub(crate) fn flush_keeps_data<B: Backend>() -> TestResult {
     Ok(())
 }
 
+/// `compact` keeps every entry readable, before and after a reopen.
+#[cfg(any(feature = "redb", feature = "fjall"))]
+pub(crate) fn compact_keeps_data<B: Backend>() -> TestResult {
+    let dir = tempdir()?;
+    {
+        let store = B::open(dir.path())?;
+        for b in 0..4u64 {
+            let mut batch = WriteBatch::new();
+            for n in b * 250..(b + 1) * 250 {
+                batch.put(Namespace::TrieNodes, key(n), value(n, 100));
+            }
+            batch.put(Namespace::Meta, b"progress".to_vec(), b.to_be_bytes().to_vec());
+            store.write(batch)?;
+        }
+        store.compact()?;
+        store.compact()?; // nothing left to settle
+        assert_eq!(store.count(Namespace::TrieNodes)?, 1000);
+        put_one(&store, Namespace::Code, &key(7), &value(7, 64))?;
+    }
+    let store = B::open(dir.path())?;
+    assert_eq!(store.count(Namespace::TrieNodes)?, 1000);
+    assert!((0..1000).all(|n| store.get(Namespace::TrieNodes, &key(n)).ok() == Some(Some(value(n, 100)))));
+    assert_eq!(store.get(Namespace::Code, &key(7))?, Some(value(7, 64)));
+    assert_eq!(store.get(Namespace::Meta, b"progress")?, Some(3u64.to_be_bytes().to_vec()));
+    Ok(())
+}
+
+/// fjall's `compact` moves the memtables into tables, so the journals behind them are deleted (a
+/// journal is sealed once past 64 MB, and deleted once every keyspace has flushed what it holds).
+#[cfg(feature = "fjall")]
+#[test]
+fn fjall_compact_deletes_the_flushed_journals() -> TestResult {
+    use std::os::unix::fs::MetadataExt;
+    /// Bytes the journal files take on disk.
+    fn journal_bytes(dir: &std::path::Path) -> u64 {
+        let entries = std::fs::read_dir(dir).expect("the database directory");
+        entries
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "jnl"))
+            .map(|entry| entry.metadata().map(|m| m.blocks() * 512).unwrap_or(0))
+            .sum()
+    }
+    let dir = tempdir()?;
+    let path = dir.path().join("db");
+    let store = kvdb::FjallStore::open(&path, kvdb::FjallOptions::new())?;
+    for b in 0..40u64 {
+        let mut batch = WriteBatch::new();
+        for n in b * 500..(b + 1) * 500 {
+            batch.put(Namespace::TrieNodes, key(n), value(n, 4000));
+        }
+        batch.put(Namespace::Meta, b"progress".to_vec(), b.to_be_bytes().to_vec());
+        store.write(batch)?;
+    }
+    store.flush()?;
+    let before = journal_bytes(&path);
+    assert!(before > 64_000_000, "{before} bytes of journal before");
+    store.compact()?;
+    let after = journal_bytes(&path);
+    assert!(after * 4 < before, "{after} bytes of journal after compact, {before} before");
+    assert_eq!(store.count(Namespace::TrieNodes)?, 20_000);
+    Ok(())
+}
+
 fn tempdir() -> kvdb::Result<tempfile::TempDir> {
     tempfile::tempdir().map_err(|source| kvdb::Error::Io { path: std::env::temp_dir(), source })
 }
@@ -407,6 +470,11 @@ macro_rules! suite {
                 fn reopen_keeps_data() -> TestResult {
                     let _ = stringify!($persistent);
                     super::reopen_keeps_data::<$backend>()
+                }
+                #[test]
+                fn compact_keeps_data() -> TestResult {
+                    let _ = stringify!($persistent);
+                    super::compact_keeps_data::<$backend>()
                 }
             )?
         }
