@@ -39,6 +39,22 @@ pub enum BatchOp {
     },
 }
 
+impl BatchOp {
+    /// The key space the operation writes to.
+    pub fn namespace(&self) -> Namespace {
+        match self {
+            BatchOp::Put { namespace, .. } | BatchOp::Delete { namespace, .. } => *namespace,
+        }
+    }
+
+    /// The key the operation writes.
+    pub fn key(&self) -> &[u8] {
+        match self {
+            BatchOp::Put { key, .. } | BatchOp::Delete { key, .. } => key,
+        }
+    }
+}
+
 /// Changes applied all together or not at all by [`KeyValueStore::write`](crate::KeyValueStore::write).
 ///
 /// Operations apply in the order they were added, so a later `put` of a key wins over an earlier one.
