@@ -145,6 +145,18 @@ impl WriteBatch {
     pub fn into_ops(self) -> Vec<BatchOp> {
         self.ops
     }
+
+    /// Consumes the batch into its operations ordered by namespace and key, operations on one key
+    /// keeping their order (a stable sort), so applying them in this order gives the same result.
+    ///
+    /// Both on-disk engines write a batch of random hash keys faster in key order: each redb insert
+    /// lands on or beside the B-tree leaf the one before dirtied, and fjall's skiplist search for
+    /// the next key walks nodes the last one brought into cache.
+    pub fn into_ops_in_key_order(self) -> Vec<BatchOp> {
+        let mut ops = self.ops;
+        ops.sort_by(|a, b| (a.namespace(), a.key()).cmp(&(b.namespace(), b.key())));
+        ops
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +188,33 @@ mod tests {
         batch.clear();
         batch.put(Namespace::TrieNodes, vec![1; MAX_KEY_LEN + 1], vec![]);
         assert!(matches!(batch.check_limits(), Err(Error::InvalidKey { len, .. }) if len == MAX_KEY_LEN + 1));
+    }
+
+    #[test]
+    fn key_order_keeps_the_order_of_operations_on_one_key() {
+        let mut batch = WriteBatch::new();
+        batch.put(Namespace::Meta, b"b".to_vec(), b"1".to_vec());
+        batch.put(Namespace::TrieNodes, b"z".to_vec(), b"2".to_vec());
+        batch.delete(Namespace::Meta, b"b".to_vec());
+        batch.put(Namespace::Meta, b"a".to_vec(), b"3".to_vec());
+        batch.put(Namespace::Meta, b"b".to_vec(), b"4".to_vec());
+        let ops = batch.into_ops_in_key_order();
+        let seen: Vec<(Namespace, Vec<u8>, Option<Vec<u8>>)> = ops
+            .into_iter()
+            .map(|op| match op {
+                BatchOp::Put { namespace, key, value } => (namespace, key, Some(value)),
+                BatchOp::Delete { namespace, key } => (namespace, key, None),
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (Namespace::TrieNodes, b"z".to_vec(), Some(b"2".to_vec())),
+                (Namespace::Meta, b"a".to_vec(), Some(b"3".to_vec())),
+                (Namespace::Meta, b"b".to_vec(), Some(b"1".to_vec())),
+                (Namespace::Meta, b"b".to_vec(), None),
+                (Namespace::Meta, b"b".to_vec(), Some(b"4".to_vec())),
+            ]
+        );
     }
 }

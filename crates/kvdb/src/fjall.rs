@@ -173,7 +173,7 @@ impl KeyValueStore for FjallStore {
         let mode =
             if self.durability.is_durable(sequence) { PersistMode::SyncAll } else { PersistMode::Buffer };
         let mut fjall_batch = self.db.batch().durability(Some(mode));
-        for op in batch.into_ops() {
+        for op in batch.into_ops_in_key_order() {
             match op {
                 BatchOp::Put { namespace, key, value } => {
                     fjall_batch.insert(self.keyspace(namespace)?, key, value)

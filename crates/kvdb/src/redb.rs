@@ -256,11 +256,7 @@ impl KeyValueStore for RedbStore {
                 tables
                     .push(txn.open_table(table(namespace)).map_err(|err| self.error(Operation::Write, err))?);
             }
-            // In key order, each insert lands on or beside the leaf the one before dirtied, instead of
-            // a random leaf of the tree. The sort is stable, so operations on one key keep their order.
-            let mut ops: Vec<&BatchOp> = batch.ops().iter().collect();
-            ops.sort_by(|a, b| (a.namespace(), a.key()).cmp(&(b.namespace(), b.key())));
-            for op in ops {
+            for op in batch.into_ops_in_key_order() {
                 let result = match op {
                     BatchOp::Put { namespace, key, value } => {
                         tables[namespace.index()].insert(key.as_slice(), value.as_slice()).map(drop)
