@@ -188,6 +188,16 @@ pub enum Error {
     /// A background task of the command failed (panicked or was cancelled).
     #[error("internal task failed: {0}")]
     Task(String),
+    /// `gen` cannot write (or read back) the temporary files in which it sorts a state larger than
+    /// its memory budget: a full disk, a directory that refuses files.
+    #[error("cannot sort the state through temporary files in {dir}: {source}")]
+    Spill {
+        /// Where the files go: the database directory (the system's temporary directory for an
+        /// in-memory store).
+        dir: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The operating system refused something the command needed (a runtime, a signal handler, a
     /// temporary directory).
     #[error("{what}: {source}")]
@@ -229,6 +239,7 @@ impl Error {
             | Error::Damaged { .. }
             | Error::Store(_)
             | Error::Task(_)
+            | Error::Spill { .. }
             | Error::Io { .. } => false,
         }
     }

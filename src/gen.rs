@@ -5,13 +5,19 @@ use std::time::{Duration, Instant};
 
 use kvdb::{KeyValueStore, Namespace, WriteBatch};
 use serde_json::{Map, Value};
-use trie_sync::{NodeHash, SyntheticConfig, SyntheticState, EMPTY_CODE_HASH};
+use trie_sync::{NodeHash, SyntheticConfig, SyntheticItem, SyntheticState, EMPTY_CODE_HASH};
 
+use crate::spill::SortedSpill;
 use crate::store::{record_root, recorded_root};
-use crate::{Error, GenesisError, GenesisState, Result, StoreLocation, H256};
+use crate::{Backend, Error, GenesisError, GenesisState, Result, StoreLocation, H256};
 
 /// Entries per write batch: large enough to amortise a commit, small enough to bound memory.
 const ENTRIES_PER_BATCH: usize = 20_000;
+
+/// Bytes of entries `gen` buffers before it sorts them into a temporary file: with the generator's
+/// ~40 bytes per account, this bounds gen's memory whatever the state's size. The state is generated
+/// in trie order and written in key order, merged back from those files (one per this many bytes).
+const SORT_BUDGET_BYTES: usize = 64 << 20;
 
 /// Where a state comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,11 +52,9 @@ pub struct GenReport {
     pub elapsed: Duration,
 }
 
-/// A generated state, before it is written.
+/// A generated state, its entries aside.
 struct BuiltState {
     root: NodeHash,
-    nodes: Vec<(NodeHash, Vec<u8>)>,
-    codes: Vec<(NodeHash, Vec<u8>)>,
     accounts: u64,
     contracts: u64,
     storage_slots: u64,
@@ -64,41 +68,61 @@ struct BuiltState {
 /// anything else fails with [`Error::NotEmpty`] naming `location`, before anything is written. The
 /// exception is a store that already holds exactly this state, recorded as complete: then nothing is
 /// written and the report says [`GenReport::already_present`].
+///
+/// A synthetic state is never held whole: it is generated in key order of its accounts
+/// ([`SyntheticState::stream`], about 40 bytes of memory per account), sorted by key through
+/// unnamed temporary files in `location`'s directory (the system's temporary directory for a store
+/// in memory; [`Error::Spill`] if they cannot be written) with a fixed buffer, and written in key
+/// order, which a B-tree store takes as appends.
 pub fn generate(
     store: &dyn KeyValueStore,
     source: &StateSource,
     location: &StoreLocation,
 ) -> Result<GenReport> {
+    generate_sorting_in(store, source, location, SORT_BUDGET_BYTES)
+}
+
+/// [`generate`], buffering `sort_budget` bytes of entries per temporary file.
+fn generate_sorting_in(
+    store: &dyn KeyValueStore,
+    source: &StateSource,
+    location: &StoreLocation,
+    sort_budget: usize,
+) -> Result<GenReport> {
     let started = Instant::now();
     let held = held_state(store, location)?;
+    let mut entries = SortedSpill::new(sort_dir(location), sort_budget);
     let state = match source {
         StateSource::Synthetic(config) => {
-            let state = SyntheticState::generate(config)?;
+            let summary = SyntheticState::stream(config, |item| match item {
+                SyntheticItem::Node { hash, rlp } => entries.push(Namespace::TrieNodes, hash, rlp),
+                SyntheticItem::Code { hash, code } => entries.push(Namespace::Code, hash, code),
+                SyntheticItem::Storage { .. } | SyntheticItem::Account(_) => Ok(()),
+            })?;
             BuiltState {
-                root: state.root,
-                accounts: state.stats.accounts as u64,
-                contracts: state.stats.contracts as u64,
-                storage_slots: state.stats.storage_slots as u64,
-                nodes: state.nodes.into_iter().collect(),
-                codes: state.codes.into_iter().collect(),
+                root: summary.root,
+                accounts: summary.stats.accounts as u64,
+                contracts: summary.stats.contracts as u64,
+                storage_slots: summary.stats.storage_slots as u64,
             }
         }
         StateSource::Genesis(path) => {
             let state = GenesisState::read(path)?;
-            let mut nodes = state.nodes;
-            nodes.sort_unstable_by_key(|(hash, _)| *hash);
-            nodes.dedup_by_key(|(hash, _)| *hash);
+            for (hash, node) in &state.nodes {
+                entries.push(Namespace::TrieNodes, *hash, node)?;
+            }
+            for (hash, code) in &state.codes {
+                entries.push(Namespace::Code, *hash, code)?;
+            }
             BuiltState {
                 root: state.root,
                 accounts: state.accounts as u64,
                 contracts: state.contracts as u64,
                 storage_slots: state.storage_slots as u64,
-                codes: state.codes.into_iter().collect(),
-                nodes,
             }
         }
     };
-    tracing::debug!(target: "statesync::gen", nodes = state.nodes.len(), codes = state.codes.len(), "built");
+    tracing::debug!(target: "statesync::gen", root = ?state.root, "built");
     if let Some(held) = held {
         if held != state.root {
             return Err(Error::NotEmpty { database: location.describe(), holds: Some(held) });
@@ -109,48 +133,63 @@ pub fn generate(
         accounts: state.accounts,
         contracts: state.contracts,
         storage_slots: state.storage_slots,
-        nodes: state.nodes.len() as u64,
-        codes: state.codes.len() as u64,
+        nodes: 0,
+        codes: 0,
         bytes: 0,
         already_present: held.is_some(),
         elapsed: Duration::ZERO,
     };
+    // Entries come sorted and each once, so they are counted here; a state already present is only
+    // counted. The root node is held back for the last write.
+    let writing = !report.already_present;
+    let mut batch = WriteBatch::with_capacity(ENTRIES_PER_BATCH);
+    let mut root_node = None;
+    let mut bytes = 0;
+    entries.drain(|namespace, hash, value| {
+        if namespace == Namespace::Code {
+            report.codes += 1;
+        } else {
+            report.nodes += 1;
+        }
+        bytes += value.len() as u64;
+        if !writing {
+            return Ok(());
+        }
+        if namespace == Namespace::TrieNodes && hash == state.root {
+            root_node = Some(value.to_vec());
+            return Ok(());
+        }
+        batch.put(namespace, hash.as_bytes().to_vec(), value.to_vec());
+        if batch.len() >= ENTRIES_PER_BATCH {
+            store.write(std::mem::take(&mut batch))?;
+        }
+        Ok(())
+    })?;
+    tracing::debug!(target: "statesync::gen", nodes = report.nodes, codes = report.codes, "counted");
     if report.already_present {
         tracing::debug!(target: "statesync::gen", root = %report.root, "already present");
         report.elapsed = started.elapsed();
         return Ok(report);
     }
-    let root_node = state.nodes.iter().position(|(hash, _)| *hash == state.root);
-    let mut batch = WriteBatch::with_capacity(ENTRIES_PER_BATCH);
-    let flush_if_full = |batch: &mut WriteBatch, force: bool| -> Result<()> {
-        if force || batch.len() >= ENTRIES_PER_BATCH {
-            store.write(std::mem::take(batch))?;
-        }
-        Ok(())
-    };
-    for (hash, code) in &state.codes {
-        report.bytes += code.len() as u64;
-        batch.put(Namespace::Code, hash.as_bytes().to_vec(), code.clone());
-        flush_if_full(&mut batch, false)?;
-    }
-    for (index, (hash, node)) in state.nodes.iter().enumerate() {
-        report.bytes += node.len() as u64;
-        if Some(index) == root_node {
-            continue;
-        }
-        batch.put(Namespace::TrieNodes, hash.as_bytes().to_vec(), node.clone());
-        flush_if_full(&mut batch, false)?;
-    }
-    flush_if_full(&mut batch, true)?;
-    if let Some(index) = root_node {
-        let (hash, node) = &state.nodes[index];
-        batch.put(Namespace::TrieNodes, hash.as_bytes().to_vec(), node.clone());
+    report.bytes = bytes;
+    store.write(std::mem::take(&mut batch))?;
+    if let Some(node) = root_node {
+        batch.put(Namespace::TrieNodes, state.root.as_bytes().to_vec(), node);
     }
     record_root(&mut batch, state.root);
     store.write(batch)?;
     store.flush()?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Where `gen` sorts a state through temporary files: the database directory, on the disk the state
+/// is going to anyway; the system's temporary directory for a store in memory.
+fn sort_dir(location: &StoreLocation) -> PathBuf {
+    match (location.backend, &location.dir) {
+        (Backend::Memory, _) | (_, None) => std::env::temp_dir(),
+        (_, Some(dir)) => dir.clone(),
+    }
 }
 
 /// The complete state `store` holds, if it holds any trie node or code: `None` for an empty store,
@@ -321,6 +360,67 @@ pub(crate) fn genesis_header() -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
+    fn stored(store: &dyn KeyValueStore, namespace: Namespace) -> BTreeMap<NodeHash, Vec<u8>> {
+        let mut entries = BTreeMap::new();
+        store
+            .for_each(namespace, &mut |key, value| {
+                entries.insert(NodeHash::from_slice(key), value.to_vec());
+            })
+            .unwrap();
+        entries
+    }
+
+    #[test]
+    fn gen_writes_exactly_the_in_memory_state_however_it_sorts() {
+        let dir = tempfile::tempdir().unwrap();
+        let configs = [
+            SyntheticConfig::new(1, 0),
+            SyntheticConfig { contract_fraction: 1.0, ..SyntheticConfig::new(2, 1) },
+            SyntheticConfig { max_slots: 200, ..SyntheticConfig::new(3, 700) },
+        ];
+        for (index, config) in configs.iter().enumerate() {
+            let state = SyntheticState::generate(config).unwrap();
+            let source = StateSource::Synthetic(config.clone());
+            // In memory (one run), and through many temporary files in a redb database's directory.
+            let memory = StoreLocation { backend: Backend::Memory, dir: None };
+            let redb = StoreLocation::redb(dir.path().join(index.to_string()));
+            for (location, budget) in [(memory, SORT_BUDGET_BYTES), (redb, 4 << 10)] {
+                let store = location.open_for_gen().unwrap();
+                let report = generate_sorting_in(store.as_ref(), &source, &location, budget).unwrap();
+                assert_eq!(stored(store.as_ref(), Namespace::TrieNodes), state.nodes, "{config:?}");
+                assert_eq!(stored(store.as_ref(), Namespace::Code), state.codes, "{config:?}");
+                assert_eq!(recorded_root(store.as_ref()).unwrap(), Some(state.root));
+                let bytes = state.nodes.values().chain(state.codes.values()).map(Vec::len).sum::<usize>();
+                assert_eq!(
+                    (report.root, report.nodes, report.codes, report.bytes, report.already_present),
+                    (
+                        format!("{:?}", state.root),
+                        state.nodes.len() as u64,
+                        state.codes.len() as u64,
+                        bytes as u64,
+                        false
+                    )
+                );
+                assert_eq!(
+                    (report.accounts, report.contracts, report.storage_slots),
+                    (config.accounts as u64, state.stats.contracts as u64, state.stats.storage_slots as u64)
+                );
+                // Again: nothing written, the same counts (a store of the empty state holds nothing,
+                // so it is written again, as ever).
+                let again = generate_sorting_in(store.as_ref(), &source, &location, budget).unwrap();
+                assert_eq!(again.already_present, config.accounts > 0);
+                assert_eq!((again.nodes, again.codes), (report.nodes, report.codes));
+                assert_eq!(again.bytes, if again.already_present { 0 } else { report.bytes });
+            }
+            assert_eq!(
+                std::fs::read_dir(dir.path().join(index.to_string())).unwrap().count(),
+                1,
+                "only the database"
+            );
+        }
+    }
 
     #[test]
     fn the_exported_alloc_is_the_synthetic_state() {

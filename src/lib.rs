@@ -41,6 +41,7 @@ mod record;
 mod repair;
 pub mod report;
 mod serve;
+mod spill;
 mod store;
 mod sync;
 mod verify;
@@ -64,7 +65,7 @@ pub use repair::{repair, repair_and_sync, DamagedReport, RepairReport, MAX_REPAI
 pub use serve::{shutdown_signal, BoundRlpxServer, BoundServer, ServeOptions};
 pub use store::{
     parse_root, record_root, recorded_root, Backend, OpenMode, StoreLocation, BULK_DURABILITY_EVERY,
-    FJALL_DIR, HEAD_ROOT_KEY, REDB_FILE,
+    FJALL_DIR, GEN_CACHE_BYTES, HEAD_ROOT_KEY, REDB_FILE,
 };
 pub use sync::{sync, DroppedPeer, SyncOptions, SyncStatus, SyncSummary};
 pub use trie_sync::H256;

@@ -370,7 +370,7 @@ fn gen(location: &StoreLocation, args: GenArgs, json: bool) -> Result<ExitCode> 
     if let StateSource::Genesis(path) = &source {
         statesync::GenesisState::read(path).map_err(statesync::Error::from)?;
     }
-    let store = location.open("gen", OpenMode::Create, false)?;
+    let store = location.open_for_gen()?;
     let report = statesync::generate(store.as_ref(), &source, location)?;
     if json {
         println!("{}", serde_json::to_string(&report)?);

@@ -24,6 +24,11 @@ pub const HEAD_ROOT_KEY: &[u8] = b"statesync/head_root";
 /// a resumed sync re-fetches, and each saves an fsync.
 pub const BULK_DURABILITY_EVERY: u32 = 16;
 
+/// Bytes of pages redb may cache while `gen` writes. gen writes each table's keys in ascending
+/// order, so a write touches only the right edge of the B-tree and a page written is not read again;
+/// redb's default cache (1 GiB) would fill with such pages and count toward gen's memory.
+pub const GEN_CACHE_BYTES: usize = 64 << 20;
+
 /// A storage engine a command can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Backend {
@@ -102,14 +107,20 @@ impl StoreLocation {
         persistent: bool,
         every: u32,
     ) -> Result<Arc<dyn KeyValueStore>> {
-        self.open_with(command, mode, persistent, every, false)
+        self.open_with(command, mode, persistent, every, false, None)
     }
 
     /// [`open_durable_every`](Self::open_durable_every) for `sync --repair`: a writable redb file is
     /// checked page by page first (it reads the whole file), so pages damaged outside redb are
     /// reported as corrupt instead of crashing the engine later.
     pub fn open_for_repair(&self, command: &'static str, every: u32) -> Result<Arc<dyn KeyValueStore>> {
-        self.open_with(command, OpenMode::Create, false, every, true)
+        self.open_with(command, OpenMode::Create, false, every, true, None)
+    }
+
+    /// [`open`](Self::open) for `gen` ([`OpenMode::Create`]): a redb database caches at most
+    /// [`GEN_CACHE_BYTES`] of pages.
+    pub fn open_for_gen(&self) -> Result<Arc<dyn KeyValueStore>> {
+        self.open_with("gen", OpenMode::Create, false, BULK_DURABILITY_EVERY, false, Some(GEN_CACHE_BYTES))
     }
 
     fn open_with(
@@ -119,6 +130,7 @@ impl StoreLocation {
         persistent: bool,
         every: u32,
         check_integrity: bool,
+        cache_bytes: Option<usize>,
     ) -> Result<Arc<dyn KeyValueStore>> {
         if self.backend == Backend::Memory {
             if persistent {
@@ -155,8 +167,11 @@ impl StoreLocation {
             }
             (_, OpenMode::ReadOnly) => open_redb_read_only(&ours).map(|s| Arc::new(s) as _),
             _ => {
-                let options =
+                let mut options =
                     RedbOptions::new().durability(durability).check_integrity_on_open(check_integrity);
+                if let Some(bytes) = cache_bytes {
+                    options = options.cache_size(bytes);
+                }
                 RedbStore::open(&ours, options).map(|s| Arc::new(s) as _)
             }
         };

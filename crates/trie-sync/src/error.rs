@@ -227,4 +227,10 @@ pub enum SyntheticError {
         /// The fraction given.
         fraction: f64,
     },
+    /// Not even the list of account keys (40 bytes per account) can be allocated.
+    #[error("cannot allocate room for {accounts} accounts")]
+    TooManyAccounts {
+        /// The number of accounts asked for.
+        accounts: usize,
+    },
 }

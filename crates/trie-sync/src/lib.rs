@@ -44,7 +44,8 @@
 //!
 //! # Features
 //! - `synthetic`: [`SyntheticState`], a reproducible generator of Ethereum-like states (accounts,
-//!   shared storage tries and code) for tests, benches and the CLI's `gen`.
+//!   shared storage tries and code) for tests, benches and the CLI's `gen`, held in memory or streamed
+//!   in key order in bounded memory ([`SyntheticState::stream`]).
 
 mod account;
 mod blob;
@@ -75,5 +76,8 @@ pub use nibbles::{from_nibbles, hex_prefix_decode, hex_prefix_encode, to_nibbles
 pub use node::{ChildRef, Node};
 pub use scheduler::{SchedulerConfig, TrieSync, DEFAULT_MAX_FETCHES_PER_DEPTH};
 #[cfg(feature = "synthetic")]
-pub use synthetic::{SyntheticAccount, SyntheticConfig, SyntheticState, SyntheticStats, SyntheticStorage};
+pub use synthetic::{
+    SyntheticAccount, SyntheticConfig, SyntheticItem, SyntheticState, SyntheticStats, SyntheticStorage,
+    SyntheticSummary,
+};
 pub use verify::{walk, MissingEntry, WalkReport};
