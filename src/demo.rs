@@ -62,7 +62,8 @@ pub struct DemoReport {
 }
 
 /// Runs the demo: generates a synthetic state into a redb database, serves it from `options.peers`
-/// TCP servers on 127.0.0.1 (the last one faulty), syncs it into a second redb database, verifies
+/// TCP servers on 127.0.0.1 (the last one faulty), syncs it into a fjall database (as `sync` would
+/// create), verifies
 /// that, and checks it holds exactly the source's entries. Tells what it does on `out`.
 pub async fn demo(
     options: &DemoOptions,
@@ -152,7 +153,7 @@ pub async fn demo(
         ),
     );
 
-    let synced_location = StoreLocation::redb(dir.join("synced"));
+    let synced_location = StoreLocation::fjall(dir.join("synced"));
     say(out, format!("3/4 syncing {root:?} from them into {}", dir.join("synced").display()));
     let synced = synced_location.open("demo", OpenMode::Create, true)?;
     let sync_options = SyncOptions {

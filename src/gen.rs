@@ -384,7 +384,7 @@ mod tests {
             let state = SyntheticState::generate(config).unwrap();
             let source = StateSource::Synthetic(config.clone());
             // In memory (one run), and through many temporary files in a redb database's directory.
-            let memory = StoreLocation { backend: Backend::Memory, dir: None };
+            let memory = StoreLocation { backend: Backend::Memory, dir: None, cache_bytes: None };
             let redb = StoreLocation::redb(dir.path().join(index.to_string()));
             for (location, budget) in [(memory, SORT_BUDGET_BYTES), (redb, 4 << 10)] {
                 let store = location.open_for_gen().unwrap();

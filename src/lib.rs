@@ -17,7 +17,7 @@
 //! use statesync::{generate, verify, Backend, OpenMode, StateSource, StoreLocation};
 //! use statesync::trie_sync::SyntheticConfig;
 //!
-//! let location = StoreLocation { backend: Backend::Memory, dir: None };
+//! let location = StoreLocation { backend: Backend::Memory, dir: None, cache_bytes: None };
 //! let store = location.open("gen", OpenMode::Create, false)?;
 //! let generated = generate(store.as_ref(), &StateSource::Synthetic(SyntheticConfig::new(7, 100)), &location)?;
 //! let root = statesync::parse_root(&generated.root)?;
@@ -65,7 +65,8 @@ pub use repair::{repair, repair_and_sync, DamagedReport, RepairReport, MAX_REPAI
 pub use serve::{shutdown_signal, BoundRlpxServer, BoundServer, ServeOptions};
 pub use store::{
     parse_root, record_root, recorded_root, Backend, OpenMode, StoreLocation, BULK_DURABILITY_EVERY,
-    FJALL_DIR, GEN_CACHE_BYTES, HEAD_ROOT_KEY, REDB_FILE,
+    DEFAULT_FJALL_CACHE_BYTES, DEFAULT_REDB_CACHE_BYTES, FJALL_DIR, GEN_CACHE_BYTES, HEAD_ROOT_KEY,
+    REDB_FILE,
 };
 pub use sync::{sync, DroppedPeer, SyncOptions, SyncStatus, SyncSummary};
 pub use trie_sync::H256;

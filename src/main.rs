@@ -29,10 +29,15 @@ struct Cli {
     /// Print the command's report as one JSON object on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// Storage engine of the database in --db: redb (one file, DIR/state.redb), fjall (an LSM
-    /// directory, DIR/fjall/) or memory (gone at exit; gen and sync only).
-    #[arg(long, global = true, value_enum, default_value_t = Backend::Redb)]
-    backend: Backend,
+    /// Storage engine of the database in --db: fjall (an LSM directory, DIR/fjall/), redb (one file,
+    /// DIR/state.redb; several serve processes can share it) or memory (gone at exit; gen and sync
+    /// only) [default: the engine of the database already in --db; for a new one, fjall for sync and
+    /// redb for gen]
+    #[arg(long, global = true, value_enum)]
+    backend: Option<Backend>,
+    /// MiB of memory for the storage engine's cache [default: 256 for redb, 64 for fjall; 64 for gen]
+    #[arg(long, global = true, value_name = "MIB")]
+    cache_mib: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -295,13 +300,15 @@ fn init_logging(level: &str) -> Result<()> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let json = cli.json;
+    let cache = cli.cache_mib.map(|mib| mib << 20);
+    let at = |dir: Option<PathBuf>, new| StoreLocation::detect(cli.backend, dir, new).with_cache(cache);
     match cli.command {
         Command::Gen(args) => {
-            let location = StoreLocation { backend: cli.backend, dir: args.db.clone() };
+            let location = at(args.db.clone(), Backend::Redb);
             gen(&location, args, json)
         }
         Command::Serve(args) => {
-            let location = StoreLocation { backend: cli.backend, dir: args.db.clone() };
+            let location = at(args.db.clone(), Backend::Redb);
             let options = ServeOptions {
                 listen: args.listen,
                 max_peers: args.max_peers,
@@ -319,12 +326,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             serve(&location, &options, rlpx, json)
         }
         Command::Sync(args) => {
-            let location = StoreLocation { backend: cli.backend, dir: args.db.clone() };
+            let location = at(args.db.clone(), Backend::Fjall);
             sync(&location, &args, json)
         }
         Command::Demo(args) => demo(&args, json),
         Command::Verify(args) => {
-            let location = StoreLocation { backend: cli.backend, dir: args.db };
+            let location = at(args.db, Backend::Redb);
             verify(&location, args.root.as_deref(), args.max_missing, json)
         }
     }

@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn a_clean_state_is_left_alone_and_damage_is_removed_with_its_ancestors() {
-        let location = StoreLocation { backend: Backend::Memory, dir: None };
+        let location = StoreLocation { backend: Backend::Memory, dir: None, cache_bytes: None };
         let store = location.open("gen", OpenMode::Create, false).unwrap();
         let generated =
             generate(store.as_ref(), &StateSource::Synthetic(SyntheticConfig::new(3, 300)), &location)

@@ -29,13 +29,26 @@ pub const BULK_DURABILITY_EVERY: u32 = 16;
 /// redb's default cache (1 GiB) would fill with such pages and count toward gen's memory.
 pub const GEN_CACHE_BYTES: usize = 64 << 20;
 
+/// Bytes of page cache a redb database gets unless `--cache-mib` says otherwise (redb's own default,
+/// 1 GiB, made a sync's or a serve's memory grow past 1.5 GiB at 11.6M entries).
+pub const DEFAULT_REDB_CACHE_BYTES: usize = 256 << 20;
+
+/// Bytes of block cache a fjall database gets unless `--cache-mib` says otherwise.
+pub const DEFAULT_FJALL_CACHE_BYTES: usize = 64 << 20;
+
 /// A storage engine a command can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+///
+/// Without `--backend`, a command uses the engine of the database already in `--db`; a new database
+/// gets the engine that suits the command that creates it: fjall for `sync`, redb for `gen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
-    /// One durable redb file, `DIR/state.redb`: the default.
-    #[default]
+    /// One durable redb file, `DIR/state.redb`: several `serve` processes (and a `verify`) can read
+    /// it at once. The default for `gen`, whose sorted writes suit a B-tree, and whose database is
+    /// made to be served.
     Redb,
-    /// A fjall LSM directory, `DIR/fjall/`: faster bulk writes, more files.
+    /// A fjall LSM directory, `DIR/fjall/`, opened by one process at a time. The default for `sync`:
+    /// a sync writes random hash keys, which the LSM takes at about twice redb's rate, in a third of
+    /// redb's disk space (BENCHMARKS.md, "End to end at scale").
     Fjall,
     /// In memory, gone when the command exits: for dry runs and benchmarks.
     Memory,
@@ -74,12 +87,38 @@ pub struct StoreLocation {
     pub backend: Backend,
     /// The database directory (`--db`); unused for [`Backend::Memory`].
     pub dir: Option<PathBuf>,
+    /// Bytes of the engine's page or block cache; `None`: [`DEFAULT_REDB_CACHE_BYTES`] or
+    /// [`DEFAULT_FJALL_CACHE_BYTES`] (and a smaller one for `gen`, see [`GEN_CACHE_BYTES`]).
+    pub cache_bytes: Option<usize>,
 }
 
 impl StoreLocation {
     /// The redb database in `dir`.
     pub fn redb(dir: impl Into<PathBuf>) -> Self {
-        Self { backend: Backend::Redb, dir: Some(dir.into()) }
+        Self { backend: Backend::Redb, dir: Some(dir.into()), cache_bytes: None }
+    }
+
+    /// The fjall database in `dir`.
+    pub fn fjall(dir: impl Into<PathBuf>) -> Self {
+        Self { backend: Backend::Fjall, dir: Some(dir.into()), cache_bytes: None }
+    }
+
+    /// The database in `dir` with the backend `asked` (`--backend`), or, when none was asked, the
+    /// backend of the database already in `dir`, and `new` for a new one. So `--backend` only matters
+    /// when a database is created: `serve --db DIR` finds what `sync --db DIR` made.
+    pub fn detect(asked: Option<Backend>, dir: Option<PathBuf>, new: Backend) -> Self {
+        let backend = asked.unwrap_or_else(|| match dir.as_deref() {
+            Some(dir) if dir.join(REDB_FILE).exists() => Backend::Redb,
+            Some(dir) if dir.join(FJALL_DIR).exists() => Backend::Fjall,
+            _ => new,
+        });
+        Self { backend, dir, cache_bytes: None }
+    }
+
+    /// The same location with `bytes` of engine cache.
+    pub fn with_cache(mut self, bytes: Option<usize>) -> Self {
+        self.cache_bytes = bytes;
+        self
     }
 
     /// Opens the store for `command`.
@@ -163,15 +202,20 @@ impl StoreLocation {
         };
         let opened: kvdb::Result<Arc<dyn KeyValueStore>> = match (self.backend, mode) {
             (Backend::Fjall, _) => {
-                FjallStore::open(&ours, FjallOptions::new().durability(durability)).map(|s| Arc::new(s) as _)
+                let cache = self.cache_bytes.or(cache_bytes).unwrap_or(DEFAULT_FJALL_CACHE_BYTES);
+                let options = FjallOptions::new().durability(durability).cache_size(cache as u64);
+                FjallStore::open(&ours, options).map(|s| Arc::new(s) as _)
             }
-            (_, OpenMode::ReadOnly) => open_redb_read_only(&ours).map(|s| Arc::new(s) as _),
+            (_, OpenMode::ReadOnly) => {
+                open_redb_read_only(&ours, self.cache_bytes.unwrap_or(DEFAULT_REDB_CACHE_BYTES))
+                    .map(|s| Arc::new(s) as _)
+            }
             _ => {
-                let mut options =
-                    RedbOptions::new().durability(durability).check_integrity_on_open(check_integrity);
-                if let Some(bytes) = cache_bytes {
-                    options = options.cache_size(bytes);
-                }
+                let cache = self.cache_bytes.or(cache_bytes).unwrap_or(DEFAULT_REDB_CACHE_BYTES);
+                let options = RedbOptions::new()
+                    .durability(durability)
+                    .check_integrity_on_open(check_integrity)
+                    .cache_size(cache);
                 RedbStore::open(&ours, options).map(|s| Arc::new(s) as _)
             }
         };
@@ -190,12 +234,13 @@ impl StoreLocation {
 /// Opens the redb file at `path` read-only; if a crashed writer left it needing a repair (which a
 /// read-only open cannot make), repairs it first by opening and closing it for writing, as `sync` or
 /// `gen` would on their next run.
-fn open_redb_read_only(path: &Path) -> kvdb::Result<RedbStore> {
-    match RedbStore::open_read_only(path, RedbOptions::new()) {
+fn open_redb_read_only(path: &Path, cache_bytes: usize) -> kvdb::Result<RedbStore> {
+    let options = RedbOptions::new().cache_size(cache_bytes);
+    match RedbStore::open_read_only(path, options.clone()) {
         Err(kvdb::Error::NeedsRepair { .. }) => {
             tracing::info!(target: "statesync::store", path = %path.display(), "not closed cleanly: repairing before opening read-only");
-            drop(RedbStore::open(path, RedbOptions::new())?);
-            RedbStore::open_read_only(path, RedbOptions::new())
+            drop(RedbStore::open(path, options.clone())?);
+            RedbStore::open_read_only(path, options)
         }
         opened => opened,
     }
@@ -245,7 +290,7 @@ mod tests {
 
     #[test]
     fn memory_is_refused_where_it_must_persist() {
-        let location = StoreLocation { backend: Backend::Memory, dir: None };
+        let location = StoreLocation { backend: Backend::Memory, dir: None, cache_bytes: None };
         assert!(matches!(location.open("serve", OpenMode::ReadOnly, true), Err(Error::MemoryBackend { .. })));
         assert!(location.open("gen", OpenMode::Create, false).is_ok());
     }

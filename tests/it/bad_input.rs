@@ -47,8 +47,10 @@ fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
 fn another_backends_database_is_named() {
     let dir = tempfile::tempdir().unwrap();
     run(&["--backend", "fjall", "gen", "--db", path(dir.path()), "--accounts", "10"]).success();
-    run(&["verify", "--db", path(dir.path())])
+    run(&["--backend", "redb", "verify", "--db", path(dir.path())])
         .bad_input("holds a fjall database, not redb: pass --backend fjall");
+    // Without --backend, the engine of the database there is used.
+    run(&["verify", "--db", path(dir.path())]).success();
 }
 
 #[test]

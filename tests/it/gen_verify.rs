@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use statesync::kvdb::{Error as StoreError, KeyValueStore, Namespace, RedbOptions, RedbStore, WriteBatch};
 use statesync::trie_sync::{ChildRef, Node};
-use statesync::{Backend, OpenMode, StoreLocation};
+use statesync::{OpenMode, StoreLocation};
 
 use crate::cli::{path, run, vectors_or_skip, MAINNET_ROOT};
 
@@ -106,9 +106,7 @@ fn verify_lists_missing_nodes_with_paths_and_exits_1() {
     let root = run(&["gen", "--db", path(dir.path()), "--accounts", "300"]).success().last_line().to_string();
     // Delete one account-trie child of the root and one code blob.
     {
-        let store = StoreLocation { backend: Backend::Redb, dir: Some(dir.path().into()) }
-            .open("test", OpenMode::Existing, true)
-            .unwrap();
+        let store = StoreLocation::redb(dir.path()).open("test", OpenMode::Existing, true).unwrap();
         let root_hash = statesync::parse_root(&root).unwrap();
         let node = store.get(Namespace::TrieNodes, root_hash.as_bytes()).unwrap().unwrap();
         let child = match Node::decode(&node).unwrap() {
@@ -211,7 +209,7 @@ fn gen_into_a_database_holding_anything_else_is_refused_and_writes_nothing() {
     ];
     for (name, namespace, value) in remains {
         let partial = dir.path().join(name);
-        let location = StoreLocation { backend: Backend::Redb, dir: Some(partial.clone()) };
+        let location = StoreLocation::redb(partial.clone());
         {
             let store = location.open("test", OpenMode::Create, true).unwrap();
             let mut batch = WriteBatch::new();

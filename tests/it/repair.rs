@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use statesync::kvdb::{KeyValueStore, Namespace, WriteBatch};
 use statesync::trie_sync::{ChildRef, Node, StateAccount, EMPTY_CODE_HASH, EMPTY_ROOT};
-use statesync::{OpenMode, StoreLocation, H256};
+use statesync::{Backend, OpenMode, StoreLocation, H256};
 
 use crate::cli::{path, run, Server};
 
@@ -100,9 +100,11 @@ impl Picker {
     }
 }
 
-/// Opens the redb database in `dir` for writing, as a tool would.
+/// Opens the database in `dir` (whichever engine made it) for writing, as a tool would.
 fn open(dir: &Path) -> Arc<dyn KeyValueStore> {
-    StoreLocation::redb(dir).open("test", OpenMode::Existing, true).unwrap()
+    StoreLocation::detect(None, Some(dir.into()), Backend::Fjall)
+        .open("test", OpenMode::Existing, true)
+        .unwrap()
 }
 
 /// Replaces the stored value of `entry` with one that does not hash to its key.
