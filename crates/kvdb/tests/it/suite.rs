@@ -410,6 +410,45 @@ fn fjall_compact_deletes_the_flushed_journals() -> TestResult {
     Ok(())
 }
 
+/// redb's `compact` gives back the space copy-on-write commits of random keys leave behind.
+#[cfg(feature = "redb")]
+#[test]
+fn redb_compact_shrinks_a_file_of_random_inserts() -> TestResult {
+    let dir = tempdir()?;
+    let path = dir.path().join("db.redb");
+    let options = kvdb::RedbOptions::new().durability(kvdb::Durability::periodic(8));
+    let store = kvdb::RedbStore::open(&path, options)?;
+    let mut n = 0u64;
+    for _ in 0..64 {
+        let mut batch = WriteBatch::new();
+        for _ in 0..500 {
+            // Spread over the key space, as hashes are.
+            n += 1;
+            batch.put(
+                Namespace::TrieNodes,
+                n.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes().to_vec(),
+                value(n, 100),
+            );
+        }
+        store.write(batch)?;
+    }
+    store.flush()?;
+    let before =
+        std::fs::metadata(&path).map_err(|source| kvdb::Error::Io { path: path.clone(), source })?.len();
+    store.compact()?;
+    let after =
+        std::fs::metadata(&path).map_err(|source| kvdb::Error::Io { path: path.clone(), source })?.len();
+    assert!(after < before * 3 / 4, "{after} bytes after compact, {before} before");
+    assert_eq!(store.count(Namespace::TrieNodes)?, n);
+    drop(store);
+    let store = kvdb::RedbStore::open(&path, kvdb::RedbOptions::new())?;
+    assert_eq!(
+        store.get(Namespace::TrieNodes, &7u64.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes())?,
+        Some(value(7, 100))
+    );
+    Ok(())
+}
+
 fn tempdir() -> kvdb::Result<tempfile::TempDir> {
     tempfile::tempdir().map_err(|source| kvdb::Error::Io { path: std::env::temp_dir(), source })
 }
