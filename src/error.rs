@@ -182,6 +182,19 @@ pub enum Error {
         /// What the walk found.
         source: trie_sync::WalkError,
     },
+    /// The storage engine panicked while a verify walk read the database. redb documents that it
+    /// may on a file damaged outside it (a flipped page), and a read-only open cannot run its
+    /// integrity check, so `verify` catches the panic (see [`verify`](crate::verify())).
+    #[error(
+        "state {root:?} is unreadable: the storage engine failed reading the database ({detail}){}",
+        damage_hint(self)
+    )]
+    EngineFailed {
+        /// The state root being walked.
+        root: H256,
+        /// The engine's panic message and where it panicked.
+        detail: String,
+    },
     /// The store failed while a command was using it.
     #[error("database failed: {failure}{hint}", failure = .0, hint = damage_hint(self))]
     Store(#[from] kvdb::Error),
@@ -237,6 +250,7 @@ impl Error {
             | Error::Download(_)
             | Error::Incomplete { .. }
             | Error::Damaged { .. }
+            | Error::EngineFailed { .. }
             | Error::Store(_)
             | Error::Task(_)
             | Error::Spill { .. }
@@ -251,7 +265,7 @@ impl Error {
         let corrupted = |error: &kvdb::Error| matches!(error, kvdb::Error::Corrupted { .. });
         match self {
             Error::OpenStore { source, .. } | Error::Store(source) => corrupted(source),
-            Error::Damaged { .. } => true,
+            Error::Damaged { .. } | Error::EngineFailed { .. } => true,
             Error::Download(error) => match error.as_ref() {
                 downloader::DownloadError::Store(source) => corrupted(source),
                 downloader::DownloadError::Scheduler(trie_sync::SyncError::Store(source)) => {
@@ -282,6 +296,11 @@ fn damage_hint(error: &Error) -> &'static str {
         // The engine cannot open the file: nothing in it can be read, so nothing can be repaired.
         Error::OpenStore { .. } if error.is_store_damage() => {
             ": the database is damaged beyond what its storage engine recovers, so nothing in it can be read; start over with a new --db directory"
+        }
+        // A page the engine cannot read: `sync --repair` opens the file with the engine's page-by-page
+        // check, which may recover an earlier commit or refuse the file.
+        Error::EngineFailed { .. } => {
+            ": a file damaged outside its storage engine makes it fail this way; `statesync sync --repair --root HASH --peer ADDR` checks every page first and repairs what the engine can recover (it says when nothing can be), or start over with a new --db directory"
         }
         _ if error.is_store_damage() => {
             "; to fix it, `statesync sync --repair --root HASH --peer ADDR` fetches what is damaged again from peers, or start over with a new --db directory"
@@ -314,5 +333,8 @@ mod tests {
         assert_eq!(locked.exit_code(), EXIT_BAD_INPUT, "a held database is still bad input");
         assert!(!locked.to_string().contains("--repair"), "{locked}");
         assert!(!Error::Store(kvdb::Error::Poisoned).to_string().contains("--repair"));
+        let unreadable = Error::EngineFailed { root: H256::zero(), detail: "bad page".into() };
+        assert_eq!(unreadable.exit_code(), EXIT_FAILURE);
+        assert!(unreadable.to_string().contains("start over with a new --db directory"), "{unreadable}");
     }
 }

@@ -1,5 +1,9 @@
 //! `statesync verify`: walk a stored state from its root, re-hashing everything.
 
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use kvdb::KeyValueStore;
@@ -69,12 +73,29 @@ pub(crate) fn nibble_path(path: &[u8]) -> String {
 ///
 /// A gap is not an error here (the report says what is missing; see [`VerifyReport::complete`]); a
 /// stored blob that does not match its hash or decode is [`Error::Damaged`].
+///
+/// A storage engine that panics during the walk is [`Error::EngineFailed`] (exit 1, naming
+/// `sync --repair` and a new directory), not a crash of the caller. `verify` opens redb read-only so
+/// it can run beside `serve` processes, and redb cannot check a file's pages without a writable open;
+/// redb documents that a file damaged outside it may then make it panic (a flipped 4 KiB page does:
+/// "entered unreachable code" in its B-tree lookup). The panic is caught here, at the verify
+/// boundary, rather than answered by falling back to a writable open with redb's integrity check:
+/// that open would be refused while any `serve` holds the file, and its check may write (it repairs
+/// what it can), which is `sync --repair`'s job, not a read-only command's; the message sends the
+/// user there. The panic is silenced only on the walking thread (a hook installed once per process
+/// passes every other panic to the hook it replaced). After [`Error::EngineFailed`] the store may be
+/// in any state: drop it.
 pub fn verify(store: &dyn KeyValueStore, root: H256, max_missing: usize) -> Result<VerifyReport> {
     let started = Instant::now();
-    let walked = walk(store, root, &mut AccountLeafCallback, max_missing).map_err(|source| match source {
-        trie_sync::WalkError::Store(error) => Error::Store(error),
-        source => Error::Damaged { root, source },
-    })?;
+    let walked = catch_engine_panic(|| walk(store, root, &mut AccountLeafCallback, max_missing))
+        .map_err(|detail| {
+            tracing::debug!(target: "statesync::verify", ?root, %detail, "the storage engine panicked during the walk");
+            Error::EngineFailed { root, detail }
+        })?
+        .map_err(|source| match source {
+            trie_sync::WalkError::Store(error) => Error::Store(error),
+            source => Error::Damaged { root, source },
+        })?;
     Ok(VerifyReport {
         root: format!("{root:?}"),
         complete: walked.is_complete(),
@@ -87,4 +108,92 @@ pub fn verify(store: &dyn KeyValueStore, root: H256, max_missing: usize) -> Resu
         missing: walked.missing.iter().map(MissingReport::from).collect(),
         elapsed: started.elapsed(),
     })
+}
+
+thread_local! {
+    /// Set while this thread runs [`catch_engine_panic`]: the panic hook then keeps quiet.
+    static CATCHING: Cell<bool> = const { Cell::new(false) };
+    /// Where the last panic caught on this thread happened, recorded by the hook (a panic's payload
+    /// carries only its message).
+    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs, once per process, the panic hook that keeps quiet on threads in [`catch_engine_panic`].
+static QUIET_HOOK: Once = Once::new();
+
+/// Runs `work`, returning its panic, if it panics, as its message and location instead of
+/// unwinding further, and without the panic hook printing it (or a backtrace).
+fn catch_engine_panic<T>(work: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CATCHING.try_with(Cell::get).unwrap_or(false) {
+                let _ = PANIC_LOCATION.try_with(|at| at.replace(info.location().map(ToString::to_string)));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    /// Restores the flag however `work` ends.
+    struct Catching(bool);
+    impl Drop for Catching {
+        fn drop(&mut self) {
+            CATCHING.set(self.0);
+        }
+    }
+    let _restore = Catching(CATCHING.replace(true));
+    // Unwind safety: after a panic nothing `work` touched is used here, and the caller is told to
+    // drop the store.
+    catch_unwind(AssertUnwindSafe(work)).map_err(|payload| {
+        let message = panic_message(payload.as_ref());
+        match PANIC_LOCATION.take() {
+            Some(at) => format!("{message}, at {at}"),
+            None => message.to_string(),
+        }
+    })
+}
+
+/// The message a panic was raised with, if it is text.
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    match (payload.downcast_ref::<&'static str>(), payload.downcast_ref::<String>()) {
+        (Some(message), _) => message,
+        (None, Some(message)) => message,
+        (None, None) => "(no message)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store whose reads panic, as redb's do on a page damaged outside it.
+    struct PanickingStore;
+
+    impl KeyValueStore for PanickingStore {
+        fn get(&self, _: kvdb::Namespace, _: &[u8]) -> kvdb::Result<Option<Vec<u8>>> {
+            panic!("Invalid page type byte")
+        }
+
+        fn write(&self, _: kvdb::WriteBatch) -> kvdb::Result<()> {
+            Ok(())
+        }
+
+        fn for_each(&self, _: kvdb::Namespace, _: &mut dyn FnMut(&[u8], &[u8])) -> kvdb::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panicking_engine_is_a_damaged_database_not_a_crash() {
+        let root = H256::repeat_byte(7);
+        let error = verify(&PanickingStore, root, 10).expect_err("the walk cannot read");
+        assert!(matches!(&error, Error::EngineFailed { root: r, .. } if *r == root), "{error:?}");
+        assert!(error.is_store_damage());
+        assert_eq!(error.exit_code(), crate::EXIT_FAILURE);
+        let message = error.to_string();
+        assert!(message.contains("Invalid page type byte"), "{message}");
+        assert!(message.contains("src/verify.rs"), "the panic's location: {message}");
+        assert!(message.contains("start over with a new --db directory"), "{message}");
+        assert!(!CATCHING.get(), "the flag is reset");
+    }
 }

@@ -11,7 +11,7 @@ use statesync::kvdb::{KeyValueStore, Namespace, WriteBatch};
 use statesync::trie_sync::{ChildRef, Node, StateAccount, EMPTY_CODE_HASH, EMPTY_ROOT};
 use statesync::{Backend, OpenMode, StoreLocation, H256};
 
-use crate::cli::{path, run, Server};
+use crate::cli::{path, run, statesync as command, Run, Server};
 
 /// A stored entry: its hash, and whether it is code (else a trie node).
 type Entry = (H256, bool);
@@ -317,22 +317,56 @@ fn a_database_its_engine_reports_corrupt_is_exit_1_naming_a_new_directory() {
     }
 }
 
-/// A redb file with a page damaged outside redb: `sync --repair` checks every page when it opens the
-/// file, and reports it corrupt (exit 1, naming a new directory) instead of crashing inside redb.
-#[test]
-fn a_redb_file_with_a_damaged_page_is_exit_1_for_repair_not_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = run(&["gen", "--db", path(dir.path()), "--accounts", "300"]).success().last_line().to_string();
-    let file = dir.path().join(statesync::REDB_FILE);
+/// `gen` (300 accounts) into `dir`, then flips every byte of the 4 KiB in the middle of the redb file,
+/// as damage outside redb would: the root.
+fn gen_with_a_damaged_page(dir: &Path) -> String {
+    let root = run(&["gen", "--db", path(dir), "--accounts", "300"]).success().last_line().to_string();
+    let file = dir.join(statesync::REDB_FILE);
     let mut bytes = std::fs::read(&file).unwrap();
     let middle = bytes.len() / 2;
     for byte in &mut bytes[middle..middle + 4096] {
         *byte ^= 0xa5;
     }
     std::fs::write(&file, bytes).unwrap();
+    root
+}
+
+/// A redb file with a page damaged outside redb: `sync --repair` checks every page when it opens the
+/// file, and reports it corrupt (exit 1, naming a new directory) instead of crashing inside redb.
+#[test]
+fn a_redb_file_with_a_damaged_page_is_exit_1_for_repair_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = gen_with_a_damaged_page(dir.path());
     let args = ["sync", "--db", path(dir.path()), "--root", &root, "--peer", "127.0.0.1:1", "--repair"];
     let failed = run(&args);
     assert!(!failed.stderr.contains("panicked"), "{}", failed.stderr);
     let failed = failed.expect_code(1);
     assert!(failed.stderr.contains("start over with a new --db directory"), "{}", failed.stderr);
+}
+
+/// The same file for `verify`, which opens it read-only (so redb cannot check its pages) and walks
+/// into the damaged page, where redb panics: exit 1 with what to do, never a panic's trace.
+#[test]
+fn a_redb_file_with_a_damaged_page_is_exit_1_for_verify_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = gen_with_a_damaged_page(dir.path());
+    for args in [
+        vec!["verify", "--db", path(dir.path()), "--root", &root],
+        vec!["verify", "--db", path(dir.path())],
+        vec!["--json", "verify", "--db", path(dir.path())],
+    ] {
+        let failed = command(&args).env("RUST_BACKTRACE", "1").output().expect("running statesync");
+        let failed = Run::from(failed);
+        for trace in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
+            assert!(!failed.stderr.contains(trace), "{args:?}: {}", failed.stderr);
+        }
+        let failed = failed.expect_code(1);
+        assert!(failed.stdout.is_empty(), "{args:?}: no report: {}", failed.stdout);
+        let lines: Vec<&str> = failed.stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one line: {}", failed.stderr);
+        assert!(lines[0].starts_with("error: state "), "{args:?}: {}", failed.stderr);
+        assert!(lines[0].contains("storage engine failed"), "{args:?}: {}", failed.stderr);
+        assert!(lines[0].contains("sync --repair"), "{args:?}: {}", failed.stderr);
+        assert!(lines[0].contains("start over with a new --db directory"), "{args:?}: {}", failed.stderr);
+    }
 }
