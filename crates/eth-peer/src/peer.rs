@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use eth_wire::{EthVersion, GetNodeData, Message, MessageId, NodeData, RequestId, Status};
 use peers::{
-    Breach, Capabilities, CloseSignal, DisconnectCause, DisconnectReason, Peer, PeerError, PeerEvent,
-    PeerEventSender, PeerId, PeerRequest, PeerResponse, SentRequests, MAX_HASHES_PER_REQUEST,
+    Breach, Capabilities, CloseSignal, CloseWatch, DisconnectCause, DisconnectReason, Peer, PeerError,
+    PeerEvent, PeerEventSender, PeerId, PeerRequest, PeerResponse, SentRequests, MAX_HASHES_PER_REQUEST,
     MAX_UNREQUESTED_RESPONSES,
 };
 use rlpx::{Enode, NodeId, Session, SessionReader, SessionWriter};
@@ -19,7 +19,7 @@ use crate::{Error, EthConfig, Result};
 
 /// A peer reached over RLPx speaking eth: connected, Status exchanged, with a reader task that turns
 /// its answers into [`PeerEvent`]s and keeps it content (empty answers to its requests, gossip
-/// ignored, pings answered by the session).
+/// ignored, pings answered by the session), also while the shared events channel is full.
 ///
 /// It serves node data when eth/66 was negotiated; on eth/67 or later it serves nothing we can use
 /// and refuses node-data requests with [`PeerError::Unsupported`] (GetNodeData is never sent).
@@ -276,9 +276,125 @@ struct UnrequestedAnswers {
     max: usize,
 }
 
-/// Reads messages until the connection ends: forwards answers to our requests, answers the peer's
-/// requests with nothing, ignores gossip; then says Disconnect if we are the ones closing, and emits
-/// one [`PeerEvent::Disconnected`].
+/// What the reader did with one read: an answer to forward, nothing more to do, or the end.
+enum Handled {
+    /// An answer to one of our requests, for the shared events channel.
+    Forward(PeerEvent),
+    /// Answered (the peer's requests), ignored (gossip) or dropped (unrequested answers).
+    Done,
+    /// The connection ends.
+    End(Ending),
+}
+
+/// The reader task's view of the connection: who it reads for and what it has counted.
+struct ReaderTask {
+    peer: PeerId,
+    version: EthVersion,
+    connection: Arc<Connection>,
+    /// Answers dropped so far as unrequested; past [`MAX_UNREQUESTED_RESPONSES`] the peer is in
+    /// breach.
+    unrequested: usize,
+}
+
+impl ReaderTask {
+    /// Handles what [`SessionReader::recv`] returned: answers to our requests are to be forwarded,
+    /// the peer's requests get empty answers, gossip is ignored.
+    async fn handle(&mut self, incoming: rlpx::Result<rlpx::Incoming>) -> Handled {
+        let incoming = match incoming {
+            Ok(incoming) => incoming,
+            Err(error) => return Handled::End(session_ended(error)),
+        };
+        if incoming.capability != self.connection.capability {
+            return Handled::Done;
+        }
+        let Ok(id) = u8::try_from(incoming.msg_id) else {
+            return Handled::End(breach(rlpx::Error::InvalidMessageId));
+        };
+        let message = match eth_wire::decode(self.version, id, &incoming.payload) {
+            Ok(message) => message,
+            Err(error) => return Handled::End(breach(error)),
+        };
+        let peer = &self.peer;
+        match message {
+            Message::NodeData(NodeData { request_id, nodes }) => {
+                let request_id = request_id.0;
+                if !self.connection.sent.settle(request_id) {
+                    self.unrequested += 1;
+                    let unrequested = self.unrequested;
+                    tracing::debug!(target: "eth_peer", %peer, request_id, unrequested, "dropped an unrequested answer");
+                    if unrequested > MAX_UNREQUESTED_RESPONSES {
+                        let max = MAX_UNREQUESTED_RESPONSES;
+                        return Handled::End(breach(UnrequestedAnswers { count: unrequested, max }));
+                    }
+                    return Handled::Done;
+                }
+                let response = PeerResponse::NodeData { blobs: nodes };
+                Handled::Forward(PeerEvent::Response { peer: peer.clone(), request_id, response })
+            }
+            Message::Status(_) => Handled::End(breach(Unexpected { message: "Status" })),
+            message => {
+                if let Some(answer) = message.empty_answer() {
+                    // We hold no chain: every request gets an empty answer, so the peer does not
+                    // time us out. A failed send closes the connection; the next read reports it.
+                    let _ = self.connection.send(peer, answer.id, &answer.payload).await;
+                }
+                // Announcements and gossip: ignored.
+                Handled::Done
+            }
+        }
+    }
+
+    /// Sends `event` to the shared events channel, which is bounded and may stay full while the sync
+    /// is slow to take answers, and keeps reading the session meanwhile, so the peer's Pings are
+    /// answered and ours sent (a go-ethereum peer that hears nothing for 30 s hangs up), its
+    /// requests answered and its gossip ignored.
+    ///
+    /// Memory stays bounded: besides `event`, at most one more answer is held. When a second answer
+    /// arrives while `event` waits (the sync had two requests with this peer, e.g. one it gave up
+    /// on), the session is read no further until `event` is taken, as every answer waited before.
+    /// When the session ends meanwhile, what was read before the end is still forwarded, then the
+    /// ending is returned. A close asked for (from any handle) ends it at once, dropping what waits.
+    async fn forward(
+        &mut self,
+        event: PeerEvent,
+        reader: &mut SessionReader,
+        events: &PeerEventSender,
+        close: &mut CloseWatch,
+    ) -> Result<(), Ending> {
+        let mut waiting = Some(event);
+        let mut ended = None;
+        while let Some(event) = waiting.take() {
+            let send = events.send(event);
+            tokio::pin!(send);
+            loop {
+                tokio::select! {
+                    biased;
+                    reason = close.closed() => return Err(closed_locally(reason)),
+                    sent = &mut send => {
+                        if !sent {
+                            let reason = DisconnectReason::Requested;
+                            return Err((DisconnectCause::Local { reason }, Some(reason)));
+                        }
+                        break;
+                    }
+                    incoming = reader.recv(), if waiting.is_none() && ended.is_none() => {
+                        match self.handle(incoming).await {
+                            Handled::Forward(next) => waiting = Some(next),
+                            Handled::Done => {}
+                            Handled::End(ending) => ended = Some(ending),
+                        }
+                    }
+                }
+            }
+        }
+        ended.map_or(Ok(()), Err)
+    }
+}
+
+/// Reads messages until the connection ends: forwards answers to our requests (still reading while
+/// the events channel is full, see [`ReaderTask::forward`]), answers the peer's requests with nothing,
+/// ignores gossip; then says Disconnect if we are the ones closing, and emits one
+/// [`PeerEvent::Disconnected`].
 async fn read_loop(
     peer: PeerId,
     version: EthVersion,
@@ -287,64 +403,23 @@ async fn read_loop(
     events: PeerEventSender,
 ) {
     let mut close = connection.close.watch();
-    let mut unrequested = 0usize;
+    let mut state = ReaderTask { peer, version, connection, unrequested: 0 };
     let (cause, goodbye): Ending = loop {
         let incoming = tokio::select! {
             biased;
             reason = close.closed() => break closed_locally(reason),
             incoming = reader.recv() => incoming,
         };
-        let incoming = match incoming {
-            Ok(incoming) => incoming,
-            Err(error) => break session_ended(error),
+        let event = match state.handle(incoming).await {
+            Handled::Forward(event) => event,
+            Handled::Done => continue,
+            Handled::End(ending) => break ending,
         };
-        if incoming.capability != connection.capability {
-            continue;
-        }
-        let Ok(id) = u8::try_from(incoming.msg_id) else {
-            break breach(rlpx::Error::InvalidMessageId);
-        };
-        let message = match eth_wire::decode(version, id, &incoming.payload) {
-            Ok(message) => message,
-            Err(error) => break breach(error),
-        };
-        match message {
-            Message::NodeData(NodeData { request_id, nodes }) => {
-                let request_id = request_id.0;
-                if !connection.sent.settle(request_id) {
-                    unrequested += 1;
-                    tracing::debug!(target: "eth_peer", %peer, request_id, unrequested, "dropped an unrequested answer");
-                    if unrequested > MAX_UNREQUESTED_RESPONSES {
-                        break breach(UnrequestedAnswers {
-                            count: unrequested,
-                            max: MAX_UNREQUESTED_RESPONSES,
-                        });
-                    }
-                    continue;
-                }
-                let response = PeerResponse::NodeData { blobs: nodes };
-                let event = PeerEvent::Response { peer: peer.clone(), request_id, response };
-                // The channel is shared and bounded: while it is full, still obey a close.
-                tokio::select! {
-                    biased;
-                    reason = close.closed() => break closed_locally(reason),
-                    sent = events.send(event) => if !sent {
-                        let reason = DisconnectReason::Requested;
-                        break (DisconnectCause::Local { reason }, Some(reason));
-                    },
-                }
-            }
-            Message::Status(_) => break breach(Unexpected { message: "Status" }),
-            message => {
-                if let Some(answer) = message.empty_answer() {
-                    // We hold no chain: every request gets an empty answer, so the peer does not
-                    // time us out. A failed send closes the connection; the next read reports it.
-                    let _ = connection.send(&peer, answer.id, &answer.payload).await;
-                }
-                // Announcements and gossip: ignored.
-            }
+        if let Err(ending) = state.forward(event, &mut reader, &events, &mut close).await {
+            break ending;
         }
     };
+    let ReaderTask { peer, connection, .. } = state;
     connection.request_close(DisconnectReason::Requested);
     if let Some(reason) = goodbye {
         let reason = rlpx::DisconnectReason::from_code(reason.code() as u8)
