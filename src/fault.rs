@@ -62,6 +62,10 @@ impl<S: KeyValueStore> KeyValueStore for FaultyStore<S> {
         self.inner.write(batch)
     }
 
+    fn write_reporting_durability(&self, batch: WriteBatch) -> kvdb::Result<bool> {
+        self.inner.write_reporting_durability(batch)
+    }
+
     fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> kvdb::Result<()> {
         self.inner.for_each(namespace, visit)
     }

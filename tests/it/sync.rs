@@ -5,8 +5,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use statesync::kvdb::{Durability, KeyValueStore, Namespace, RedbOptions, WriteBatch};
 
 use crate::cli::{path, run, vectors_or_skip, Server, BIN, MAINNET_ROOT};
 
@@ -194,4 +196,133 @@ fn demo_runs_small_and_reports_json() {
     assert_eq!(report["same_entries_as_source"], true);
     assert_eq!(report["peers"].as_array().unwrap().len(), 4);
     assert_eq!(report["verify"]["accounts"], 2000);
+}
+
+/// A redb store whose every third write is durable on its own (`Durability::Periodic`), each write
+/// slowed so a small sync makes many commits over a few seconds, remembering when each durable point
+/// was made and the entries it made durable.
+struct DurablePoints {
+    inner: statesync::kvdb::RedbStore,
+    points: Mutex<Vec<(Instant, u64)>>,
+}
+
+impl DurablePoints {
+    /// Time each write takes.
+    const WRITE: Duration = Duration::from_millis(20);
+
+    fn mark(&self) {
+        let checkpoint = statesync::downloader::Checkpoint::read(&self.inner).expect("checkpoint");
+        let entries = checkpoint.map_or(0, |checkpoint| checkpoint.entries());
+        self.points.lock().unwrap().push((Instant::now(), entries));
+    }
+}
+
+impl KeyValueStore for DurablePoints {
+    fn get(&self, namespace: Namespace, key: &[u8]) -> statesync::kvdb::Result<Option<Vec<u8>>> {
+        self.inner.get(namespace, key)
+    }
+
+    fn write(&self, batch: WriteBatch) -> statesync::kvdb::Result<()> {
+        self.write_reporting_durability(batch).map(drop)
+    }
+
+    fn write_reporting_durability(&self, batch: WriteBatch) -> statesync::kvdb::Result<bool> {
+        std::thread::sleep(Self::WRITE);
+        let durable = self.inner.write_reporting_durability(batch)?;
+        if durable {
+            self.mark();
+        }
+        Ok(durable)
+    }
+
+    fn flush(&self) -> statesync::kvdb::Result<()> {
+        self.inner.flush()?;
+        self.mark();
+        Ok(())
+    }
+
+    fn for_each(
+        &self,
+        namespace: Namespace,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> statesync::kvdb::Result<()> {
+        self.inner.for_each(namespace, visit)
+    }
+}
+
+/// The progress record beside the database, read as a kill at that instant would leave it, at
+/// every instant of a sync whose store makes every third commit durable on its own: it is always
+/// exactly one of the durable points (never ahead of what a crash keeps, so a resume never warns
+/// of a rollback that did not happen), and never behind the last durable point made a second
+/// earlier (the sync records progress every 250 ms; its own flushes come only every 5 s).
+#[test]
+fn the_progress_record_follows_every_durable_commit_and_never_leads() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let (generated, root) = gen_synthetic(&source, 2000, 6);
+    let total = generated["nodes"].as_u64().unwrap() + generated["codes"].as_u64().unwrap();
+    let server = Server::start(&source, &[]);
+    let synced = dir.path().join("synced");
+    std::fs::create_dir_all(&synced).unwrap();
+    let options = RedbOptions::new().durability(Durability::periodic(3));
+    let inner = statesync::kvdb::RedbStore::open(synced.join(statesync::REDB_FILE), options).unwrap();
+    let store = Arc::new(DurablePoints { inner, points: Mutex::new(Vec::new()) });
+    let record_path = synced.join(statesync::PROGRESS_RECORD_FILE);
+    let options = statesync::SyncOptions {
+        root: statesync::parse_root(&root).unwrap(),
+        peers: statesync::resolve_peers(std::slice::from_ref(&server.addr)).unwrap(),
+        network_id: 1,
+        eth: None,
+        progress_record: Some(record_path.clone()),
+        downloader: statesync::downloader::DownloaderConfig { commit_threshold: 1, ..Default::default() },
+    };
+
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let syncing = {
+        let (store, done) = (store.clone(), done.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let summary =
+                runtime.block_on(statesync::sync(store, &options, &mut |_| {}, std::future::pending()));
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            summary
+        })
+    };
+    let mut reads = 0;
+    let mut advanced = std::collections::BTreeSet::new();
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+        // The record first, then the points: a point recorded is one already made.
+        let read_at = Instant::now();
+        let Some(record) = statesync::ProgressRecord::read(&record_path) else { continue };
+        let points = store.points.lock().unwrap().clone();
+        assert!(
+            points.iter().any(|(_, entries)| *entries == record.durable_entries),
+            "the record says {} entries are durable; the durable points: {:?}",
+            record.durable_entries,
+            points.iter().map(|point| point.1).collect::<Vec<_>>()
+        );
+        let mut due =
+            points.iter().filter(|(made, _)| read_at.duration_since(*made) >= Duration::from_secs(1));
+        if let Some((made, entries)) = due.next_back() {
+            assert!(
+                record.durable_entries >= *entries,
+                "the record says {} entries, {:?} after {entries} were made durable",
+                record.durable_entries,
+                read_at.duration_since(*made)
+            );
+        }
+        advanced.insert(record.durable_entries);
+        reads += 1;
+    }
+    let summary = syncing.join().unwrap().expect("the sync completes");
+    assert_eq!(summary.nodes + summary.codes, total);
+    let points = store.points.lock().unwrap().len();
+    eprintln!("{reads} reads of the record saw {} values; {points} durable points", advanced.len());
+    assert!(
+        reads >= 10 && advanced.len() >= 4,
+        "{reads} reads saw the record at {advanced:?}; {points} durable points"
+    );
+    let record = statesync::ProgressRecord::read(&record_path).expect("a record");
+    assert_eq!(record.durable_entries, total, "the last commit is durable and recorded");
 }

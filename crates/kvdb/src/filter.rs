@@ -227,6 +227,10 @@ impl<S: KeyValueStore> KeyValueStore for FilteredStore<S> {
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.write_reporting_durability(batch).map(drop)
+    }
+
+    fn write_reporting_durability(&self, batch: WriteBatch) -> Result<bool> {
         // Before the write: a reader that finds the key in the inner store must never have been told
         // it is absent a moment later.
         for op in batch.ops() {
@@ -234,7 +238,7 @@ impl<S: KeyValueStore> KeyValueStore for FilteredStore<S> {
                 self.filter.insert(*namespace, key);
             }
         }
-        self.inner.write(batch)
+        self.inner.write_reporting_durability(batch)
     }
 
     fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {

@@ -166,13 +166,17 @@ impl KeyValueStore for FjallStore {
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.write_reporting_durability(batch).map(drop)
+    }
+
+    fn write_reporting_durability(&self, batch: WriteBatch) -> Result<bool> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         batch.check_limits()?;
         let sequence = self.batches.fetch_add(1, Ordering::Relaxed);
-        let mode =
-            if self.durability.is_durable(sequence) { PersistMode::SyncAll } else { PersistMode::Buffer };
+        let durable = self.durability.is_durable(sequence);
+        let mode = if durable { PersistMode::SyncAll } else { PersistMode::Buffer };
         let mut fjall_batch = self.db.batch().durability(Some(mode));
         for op in batch.into_ops_in_key_order() {
             match op {
@@ -182,7 +186,8 @@ impl KeyValueStore for FjallStore {
                 BatchOp::Delete { namespace, key } => fjall_batch.remove(self.keyspace(namespace)?, key),
             }
         }
-        fjall_batch.commit().map_err(|err| self.error(Operation::Write, err))
+        fjall_batch.commit().map_err(|err| self.error(Operation::Write, err))?;
+        Ok(durable)
     }
 
     fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {

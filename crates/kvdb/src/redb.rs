@@ -248,17 +248,23 @@ impl KeyValueStore for RedbStore {
 
     /// Fails with [`Error::ReadOnlyStore`] on a read-only store, even for an empty batch.
     fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.write_reporting_durability(batch).map(drop)
+    }
+
+    /// Fails with [`Error::ReadOnlyStore`] on a read-only store, even for an empty batch.
+    fn write_reporting_durability(&self, batch: WriteBatch) -> Result<bool> {
         if self.is_read_only() {
             return Err(Error::ReadOnlyStore { path: self.path.clone() });
         }
         if batch.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         batch.check_limits()?;
         // Concurrent writers may take numbers in one order and commit in the other; the number only
         // spaces the durable commits, so that merely shifts which batch is the durable one.
         let sequence = self.batches.fetch_add(1, Ordering::Relaxed);
-        let txn = self.begin_write(self.durability.is_durable(sequence))?;
+        let durable = self.durability.is_durable(sequence);
+        let txn = self.begin_write(durable)?;
         {
             let mut tables = Vec::with_capacity(Namespace::ALL.len());
             for namespace in Namespace::ALL {
@@ -278,7 +284,8 @@ impl KeyValueStore for RedbStore {
                 result.map_err(|err| self.error(Operation::Write, err))?;
             }
         }
-        txn.commit().map_err(|err| self.error(Operation::Write, err))
+        txn.commit().map_err(|err| self.error(Operation::Write, err))?;
+        Ok(durable)
     }
 
     fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {

@@ -23,6 +23,19 @@ pub trait KeyValueStore: Send + Sync {
     /// none of it is.
     fn write(&self, batch: WriteBatch) -> Result<()>;
 
+    /// Applies `batch` as [`write`](Self::write) does, and tells whether it is durable once this
+    /// returns (under [`Durability::Periodic`](crate::Durability::Periodic) only every n-th batch
+    /// is). A durable batch makes every earlier one durable too, since the batches that survive a
+    /// crash are a prefix of those written; so a caller that reports what is durable (a sync's
+    /// progress record) learns it here instead of guessing the store's cadence.
+    ///
+    /// The default writes and answers `false`, "not known to be durable": it never claims too much,
+    /// which is right for stores that are never durable and for wrappers that do not pass it on.
+    fn write_reporting_durability(&self, batch: WriteBatch) -> Result<bool> {
+        self.write(batch)?;
+        Ok(false)
+    }
+
     /// Calls `visit` with every entry of `namespace`, in ascending key order.
     ///
     /// Meant for verification, tests and tools, not for the sync hot path: it reads the whole namespace.
@@ -61,6 +74,9 @@ impl<S: KeyValueStore + ?Sized> KeyValueStore for Arc<S> {
     fn write(&self, batch: WriteBatch) -> Result<()> {
         (**self).write(batch)
     }
+    fn write_reporting_durability(&self, batch: WriteBatch) -> Result<bool> {
+        (**self).write_reporting_durability(batch)
+    }
     fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
         (**self).for_each(namespace, visit)
     }
@@ -84,6 +100,9 @@ impl<S: KeyValueStore + ?Sized> KeyValueStore for &S {
     }
     fn write(&self, batch: WriteBatch) -> Result<()> {
         (**self).write(batch)
+    }
+    fn write_reporting_durability(&self, batch: WriteBatch) -> Result<bool> {
+        (**self).write_reporting_durability(batch)
     }
     fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
         (**self).for_each(namespace, visit)

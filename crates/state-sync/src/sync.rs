@@ -22,16 +22,14 @@ use crate::{
 /// A batch being written to the store, off the sync loop.
 #[derive(Debug)]
 struct Write {
-    /// The blocking write (and flush, when durable).
-    task: tokio::task::JoinHandle<kvdb::Result<()>>,
+    /// The blocking write (and flush, when due); it yields whether the batch is durable.
+    task: tokio::task::JoinHandle<kvdb::Result<bool>>,
     /// Entries in it.
     entries: usize,
     /// Trie nodes, code blobs and their bytes in it, counted once it lands.
     nodes: u64,
     codes: u64,
     bytes: u64,
-    /// Whether it is flushed (made durable).
-    durable: bool,
     /// When it started.
     started: Instant,
     /// Entries committed in all (earlier syncs included) once it lands.
@@ -40,7 +38,7 @@ struct Write {
 
 /// Resolves when the write in `writing` lands, taking it out (never, if there is none). Cancel-safe:
 /// the write stays in place until it has landed.
-async fn landed(writing: &mut Option<Write>) -> (Write, Result<kvdb::Result<()>, tokio::task::JoinError>) {
+async fn landed(writing: &mut Option<Write>) -> (Write, Result<kvdb::Result<bool>, tokio::task::JoinError>) {
     let Some(write) = writing.as_mut() else { return std::future::pending().await };
     let result = (&mut write.task).await;
     let write = writing.take().expect("just polled");
@@ -159,7 +157,8 @@ pub struct StateSync {
     last_share: Option<Instant>,
     /// The highest share of work done estimated so far (what is shown: it never goes back).
     share: f64,
-    /// When a commit was last made durable (flushed); `None` before the first.
+    /// When a commit was last made durable (flushed, or durable by the store's own setting); `None`
+    /// before the first.
     last_durable: Option<Instant>,
     /// The batch being written, if any: one at a time.
     writing: Option<Write>,
@@ -624,19 +623,18 @@ impl StateSync {
         let started = Instant::now();
         // Durable at least every `durable_interval` of work, whatever the store's own durability
         // setting (which may make only every n-th batch durable): an often-interrupted sync still
-        // advances.
-        let durable =
-            force || self.last_durable.is_none_or(|at| started - at >= self.config.durable_interval);
+        // advances. The store says which of its writes are durable anyway, so those are counted
+        // (and published as durable) too, and need no flush.
+        let flush = force || self.last_durable.is_none_or(|at| started - at >= self.config.durable_interval);
         let task = tokio::task::spawn_blocking(move || {
-            store.write(batch)?;
-            if durable {
+            let durable = store.write_reporting_durability(batch)?;
+            if flush && !durable {
                 store.flush()?;
             }
-            Ok::<(), kvdb::Error>(())
+            Ok::<bool, kvdb::Error>(durable || flush)
         });
         let committed_entries = self.checkpoint.entries();
-        self.writing =
-            Some(Write { task, entries, nodes, codes, bytes, durable, started, committed_entries });
+        self.writing = Some(Write { task, entries, nodes, codes, bytes, started, committed_entries });
         if force {
             self.finish_write().await?;
         }
@@ -653,20 +651,27 @@ impl StateSync {
 
     /// Takes back a write that landed: counts it, or fails the sync if the store failed (nothing more
     /// may be committed: the scheduler no longer holds what it handed over).
+    ///
+    /// A durable write (flushed, or made durable by the store's own setting) publishes its entries
+    /// as [`StateSyncProgress::durable_entries`], and only once it has landed: what a progress
+    /// record copies from there is never ahead of what a crash keeps.
     fn written(
         &mut self,
         write: Write,
-        result: Result<kvdb::Result<()>, tokio::task::JoinError>,
+        result: Result<kvdb::Result<bool>, tokio::task::JoinError>,
     ) -> Result<()> {
         let written = match result {
             Ok(written) => written,
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         };
-        if let Err(error) = written {
-            self.store_failed = true;
-            return Err(error.into());
-        }
-        let Write { entries, nodes, codes, bytes, durable, started, committed_entries, .. } = write;
+        let durable = match written {
+            Ok(durable) => durable,
+            Err(error) => {
+                self.store_failed = true;
+                return Err(error.into());
+            }
+        };
+        let Write { entries, nodes, codes, bytes, started, committed_entries, .. } = write;
         if durable {
             self.last_durable = Some(started);
             Counters::set(&self.shared.counters.durable_entries, committed_entries);

@@ -164,3 +164,111 @@ async fn commits_are_made_durable_every_few_seconds_of_work() {
         "{flushes} flushes for {writes} writes in {took:?}"
     );
 }
+
+/// A memory store that makes every `every`-th write durable on its own (as redb and fjall do under
+/// `Durability::Periodic`) and says so, and remembers the entries its checkpoint held at each durable
+/// point (those writes, and flushes).
+struct PeriodicStore {
+    inner: MemoryStore,
+    every: u64,
+    writes: AtomicU64,
+    durable_points: std::sync::Mutex<Vec<u64>>,
+}
+
+impl PeriodicStore {
+    fn new(every: u64) -> Self {
+        Self {
+            inner: MemoryStore::new(),
+            every,
+            writes: AtomicU64::new(0),
+            durable_points: Default::default(),
+        }
+    }
+
+    /// Marks what the store holds now as durable.
+    fn durable_point(&self) {
+        let checkpoint = downloader::Checkpoint::read(&self.inner).expect("read checkpoint");
+        let entries = checkpoint.map_or(0, |checkpoint| checkpoint.entries());
+        self.durable_points.lock().unwrap().push(entries);
+    }
+
+    fn durable_points(&self) -> Vec<u64> {
+        self.durable_points.lock().unwrap().clone()
+    }
+}
+
+impl KeyValueStore for PeriodicStore {
+    fn get(&self, namespace: Namespace, key: &[u8]) -> kvdb::Result<Option<Vec<u8>>> {
+        self.inner.get(namespace, key)
+    }
+
+    fn write(&self, batch: WriteBatch) -> kvdb::Result<()> {
+        self.write_reporting_durability(batch).map(drop)
+    }
+
+    fn write_reporting_durability(&self, batch: WriteBatch) -> kvdb::Result<bool> {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.write(batch)?;
+        let durable = n % self.every == 0;
+        if durable {
+            self.durable_point();
+        }
+        Ok(durable)
+    }
+
+    fn flush(&self) -> kvdb::Result<()> {
+        self.durable_point();
+        Ok(())
+    }
+
+    fn for_each(&self, namespace: Namespace, visit: &mut dyn FnMut(&[u8], &[u8])) -> kvdb::Result<()> {
+        self.inner.for_each(namespace, visit)
+    }
+}
+
+/// The store's own periodic durable commits count as durable: `durable_entries` (what the CLI's
+/// progress record copies) follows each within a sample or two, and is always exactly a durable
+/// point, never entries a crash could still take back. The sync itself flushes only its first and
+/// last commits here (its time-based flush is an hour away).
+#[tokio::test(start_paused = true)]
+async fn the_stores_own_durable_commits_are_published_as_durable() {
+    let state = synthetic(14, 300);
+    let (peers, inbox, _) = serve(&state.store(), &honest(2, Duration::from_millis(50)));
+    let local = Arc::new(PeriodicStore::new(3));
+    let config = DownloaderConfig { durable_interval: Duration::from_secs(3600), ..config() };
+    let downloader = Downloader::new(local.clone(), peers, inbox, config);
+    let handle = downloader.sync_state(state.root);
+    // (durable_entries shown, the durable points the store had made by then)
+    let mut samples: Vec<(u64, u64)> = Vec::new();
+    loop {
+        tokio::select! {
+            _ = handle.finished() => break,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                // Read the store after the progress, so a point published is one already made.
+                let shown = handle.progress().durable_entries;
+                let points = local.durable_points();
+                assert!(
+                    shown == 0 || points.contains(&shown),
+                    "{shown} shown as durable is not a durable point of the store: {points:?}"
+                );
+                samples.push((shown, points.last().copied().unwrap_or(0)));
+            }
+        }
+    }
+    handle.wait().await.expect("sync completes");
+    for (index, window) in samples.windows(3).enumerate() {
+        let (made, (shown, _)) = (window[0].1, window[2]);
+        assert!(
+            shown >= made,
+            "sample {}: durable point {made} not shown two samples later ({shown})",
+            index + 2
+        );
+    }
+    let mut shown: Vec<u64> = samples.iter().map(|(shown, _)| *shown).filter(|&shown| shown > 0).collect();
+    shown.dedup();
+    assert!(shown.len() >= 5, "the store's own durable points were shown as the sync went: {shown:?}");
+    let flushes_and_writes = local.durable_points().len() as u64;
+    let writes = local.writes.load(Ordering::SeqCst);
+    assert!(writes >= 15, "{writes} writes");
+    assert!(flushes_and_writes <= writes / 3 + 2, "no more flushes than the first and the last");
+}
