@@ -22,9 +22,10 @@
 //! - found: the entries its checkpoint held when it started (its `state sync starting` line).
 //! - fetched: the entries the peers sent while it ran (in flight at the kill included).
 //! - durable: of what it committed (a `committed` line per write, in order), the entries up to its
-//!   last durable commit as the settings define it: one flushed by the sync (`durable=true`: the
-//!   first commit 5 s or more after the last durable one, and the last) or one the store makes
-//!   durable itself (every D-th write since the database was opened).
+//!   last durable commit as the settings define it: one marked `durable=true`, whether the sync
+//!   flushed it (the first commit 5 s or more after the last durable one, and the last) or the store
+//!   made it durable itself (every D-th write since the database was opened), or, counted here too
+//!   for logs without the mark, every D-th write.
 //! - window: what a kill may cost by the settings: fetched − durable, the entries fetched since the
 //!   last durable commit (uncommitted, held in memory, or committed but not yet durable).
 //! - lost: what it did cost: fetched − (the next run's found − found), the entries the next run had
