@@ -203,7 +203,7 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     waiting_bytes: usize,
     /// Reused buffer for the callback's actions.
     actions: Vec<LeafAction>,
-    /// Where the work delivered lies in the key space, for [`Self::progress`].
+    /// The shape of the tries seen so far, for [`Self::progress`].
     gauge: WorkGauge,
     /// Keys of the last batch [`commit`](Self::commit) moved out (trie nodes, code): the caller may
     /// still be writing it, so they count as held until the next commit (the caller writes one batch
@@ -612,14 +612,18 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
         self.nodes.len() + self.codes.len()
     }
 
-    /// The share of the sync's work done, in `0.0..=1.0`, for a progress gauge: the entries delivered (plus `before`, what
-    /// earlier syncs into the same store completed, from their checkpoint) against those plus the work
-    /// expected under every request not yet delivered, from the fan-out seen at each depth so far
-    /// (see the module `gauge`). `None` until a few levels of the trie were seen (the first moments of
-    /// a sync: the work under the first requests is unknown). 1.0
-    /// exactly when nothing is pending, below it before. An estimate can dip a little when a level
-    /// is first seen: a display keeps the highest value shown. Scans the live requests: call it a few
-    /// times a second, not per blob.
+    /// The share of the sync's work done, in `0.0..=1.0`, for a progress gauge: the entries delivered
+    /// (plus `before`, what earlier syncs into the same store completed, from their checkpoint)
+    /// against those plus the work expected under every request not yet delivered, from the fan-out
+    /// seen at each depth so far (see the module `gauge`). 1.0 exactly when nothing is pending, below
+    /// it before.
+    ///
+    /// `None` while a depth with 16 or more nodes requested at it has had none delivered: the first
+    /// round trips of a sync, about one per level of the tries, and briefly later when a depth is
+    /// first reached (the deep levels of a big storage trie). The work below such a depth is
+    /// unknown, and counting it as nothing made the first estimates run ahead. An estimate can dip a
+    /// little when a level is first seen: a display keeps the highest value shown. Scans the live
+    /// requests: call it a few times a second, not per blob.
     pub fn progress(&self, before: u64) -> Option<f64> {
         if !self.gauge.is_informed() && self.pending() > 0 {
             return None;

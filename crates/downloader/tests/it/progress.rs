@@ -38,8 +38,12 @@ async fn watch(state: &State, local: &Arc<dyn KeyValueStore>, stop_at: f64) -> V
     samples
 }
 
-fn check(samples: &[(f64, f64)], complete: bool) -> f64 {
+/// Checks the samples of one sync (never back; below 1.0 until the end, 1.0 exactly then) and
+/// returns the worst distance between the gauge shown and the share of entries done, over the
+/// samples with an estimate, and the share of entries done at the first of them.
+fn check(samples: &[(f64, f64)], complete: bool) -> (f64, Option<f64>) {
     let mut worst = 0.0f64;
+    let mut first_estimate_at = None;
     for pair in samples.windows(2) {
         assert!(pair[1].0 >= pair[0].0, "the gauge went back: {pair:?}");
     }
@@ -52,9 +56,10 @@ fn check(samples: &[(f64, f64)], complete: bool) -> f64 {
         }
         if shown > 0.0 {
             worst = worst.max((shown - done).abs());
+            first_estimate_at.get_or_insert(done);
         }
     }
-    worst
+    (worst, first_estimate_at)
 }
 
 #[tokio::test(start_paused = true)]
@@ -63,12 +68,12 @@ async fn the_gauge_never_goes_back_and_reads_100_exactly_at_completion() {
     let local: Arc<dyn KeyValueStore> = Arc::new(MemoryStore::new());
     let samples = watch(&state, &local, 2.0).await;
     assert!(samples.len() > 10, "{} samples", samples.len());
-    for (shown, done) in samples.iter().step_by(3) {
-        eprintln!("DBG {shown:.3} {done:.3}");
-    }
-    let worst = check(&samples, true);
-    eprintln!("gauge: 3,000 accounts, worst deviation {worst:.3}");
-    assert!(worst <= 0.15, "worst deviation from the share of entries done: {worst:.3}");
+    let (worst, first) = check(&samples, true);
+    let first = first.expect("an estimate");
+    eprintln!("gauge: 3,000 accounts, worst deviation {worst:.3}, first estimate at {first:.3}");
+    assert!(worst <= 0.10, "worst deviation from the share of entries done: {worst:.3}");
+    // The gauge waits until it has seen each level of the tries once: a round trip per level.
+    assert!(first <= 0.25, "the first estimate came at {first:.3} of the entries");
 }
 
 #[tokio::test(start_paused = true)]
@@ -78,9 +83,13 @@ async fn a_resumed_sync_counts_what_the_last_one_committed() {
     let first = watch(&state, &local, 0.5).await;
     check(&first, false);
     let second = watch(&state, &local, 2.0).await;
-    let worst = check(&second, true);
-    eprintln!("gauge: resumed at half, worst deviation {worst:.3}");
+    let (worst, first_at) = check(&second, true);
+    eprintln!("gauge: resumed at half, worst deviation {worst:.3}, first estimate at {first_at:?}");
     let first_shown = second.iter().map(|(shown, _)| *shown).find(|shown| *shown > 0.0).expect("an estimate");
     assert!(first_shown > 0.2, "the resumed gauge starts from what was stored: {first_shown:.3}");
-    assert!(worst <= 0.15, "worst deviation from the share of entries done: {worst:.3}");
+    // Measured 0.107: this state's work is front-loaded (the part of the key space the first run
+    // left holds less work than the part it did), which a gauge judging the rest by what it saw
+    // cannot know; one told the state's total work, and expecting it spread evenly over the key
+    // space, would still be off by 0.09.
+    assert!(worst <= 0.12, "worst deviation from the share of entries done: {worst:.3}");
 }
