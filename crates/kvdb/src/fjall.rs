@@ -4,7 +4,9 @@ use std::fmt;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use ::fjall::compaction::Leveled;
 use ::fjall::config::CompressionPolicy;
 use ::fjall::{KeyspaceCreateOptions, PersistMode, Readable};
 use tracing::debug;
@@ -221,15 +223,24 @@ impl KeyValueStore for FjallStore {
     }
 }
 
-/// How the keyspace of `namespace` is created: trie nodes are keccak hashes and RLP holding mostly
-/// hashes, which lz4 cannot shrink, so their blocks are not compressed (fjall compresses its last
-/// level by default; on a 2.9M-entry sync that took a second of CPU and saved nothing on disk).
+/// L0 runs after which the trie-node keyspace compacts into L1 (fjall's default: 4); see
+/// [`keyspace_options`].
+const TRIE_NODES_L0_RUNS: u8 = 8;
+
+/// How the keyspace of `namespace` is created. Trie nodes:
+/// - are keccak hashes and RLP holding mostly hashes, which lz4 cannot shrink, so their blocks are
+///   not compressed (fjall compresses its last level by default; on a 2.9M-entry sync that took a
+///   second of CPU and saved nothing on disk);
+/// - arrive under random keys, so every L0 run overlaps all of L1 and each L0→L1 compaction rewrites
+///   L1: compacting after 8 runs in L0 instead of fjall's 4 halves those rewrites. A sync of 11.6M
+///   entries, alternating runs: 99.1 and 100.1 s against 108.2 and 109.1 s, 81.5 and 81.3 s of user
+///   CPU against 94.9 and 96.1, 35 % fewer bytes written, the same size on disk (12 runs: 102.7 s).
 fn keyspace_options(namespace: Namespace) -> KeyspaceCreateOptions {
     let options = KeyspaceCreateOptions::default();
     match namespace {
-        Namespace::TrieNodes => {
-            options.data_block_compression_policy(CompressionPolicy::all(fjall::CompressionType::None))
-        }
+        Namespace::TrieNodes => options
+            .data_block_compression_policy(CompressionPolicy::all(fjall::CompressionType::None))
+            .compaction_strategy(Arc::new(Leveled::default().with_l0_threshold(TRIE_NODES_L0_RUNS))),
         Namespace::Code | Namespace::Meta => options,
     }
 }
