@@ -146,20 +146,21 @@ impl StoreLocation {
         persistent: bool,
         every: u32,
     ) -> Result<Arc<dyn KeyValueStore>> {
-        self.open_with(command, mode, persistent, every, false, None)
+        self.open_with(command, mode, persistent, every, false)
     }
 
     /// [`open_durable_every`](Self::open_durable_every) for `sync --repair`: a writable redb file is
     /// checked page by page first (it reads the whole file), so pages damaged outside redb are
     /// reported as corrupt instead of crashing the engine later.
     pub fn open_for_repair(&self, command: &'static str, every: u32) -> Result<Arc<dyn KeyValueStore>> {
-        self.open_with(command, OpenMode::Create, false, every, true, None)
+        self.open_with(command, OpenMode::Create, false, every, true)
     }
 
-    /// [`open`](Self::open) for `gen` ([`OpenMode::Create`]): a redb database caches at most
-    /// [`GEN_CACHE_BYTES`] of pages.
+    /// [`open`](Self::open) for `gen` ([`OpenMode::Create`]): unless the location sets its own cache,
+    /// the engine caches at most [`GEN_CACHE_BYTES`].
     pub fn open_for_gen(&self) -> Result<Arc<dyn KeyValueStore>> {
-        self.open_with("gen", OpenMode::Create, false, BULK_DURABILITY_EVERY, false, Some(GEN_CACHE_BYTES))
+        let location = self.clone().with_cache(self.cache_bytes.or(Some(GEN_CACHE_BYTES)));
+        location.open_with("gen", OpenMode::Create, false, BULK_DURABILITY_EVERY, false)
     }
 
     fn open_with(
@@ -169,7 +170,6 @@ impl StoreLocation {
         persistent: bool,
         every: u32,
         check_integrity: bool,
-        cache_bytes: Option<usize>,
     ) -> Result<Arc<dyn KeyValueStore>> {
         if self.backend == Backend::Memory {
             if persistent {
@@ -202,7 +202,7 @@ impl StoreLocation {
         };
         let opened: kvdb::Result<Arc<dyn KeyValueStore>> = match (self.backend, mode) {
             (Backend::Fjall, _) => {
-                let cache = self.cache_bytes.or(cache_bytes).unwrap_or(DEFAULT_FJALL_CACHE_BYTES);
+                let cache = self.cache_bytes.unwrap_or(DEFAULT_FJALL_CACHE_BYTES);
                 let options = FjallOptions::new().durability(durability).cache_size(cache as u64);
                 FjallStore::open(&ours, options).map(|s| Arc::new(s) as _)
             }
@@ -211,7 +211,7 @@ impl StoreLocation {
                     .map(|s| Arc::new(s) as _)
             }
             _ => {
-                let cache = self.cache_bytes.or(cache_bytes).unwrap_or(DEFAULT_REDB_CACHE_BYTES);
+                let cache = self.cache_bytes.unwrap_or(DEFAULT_REDB_CACHE_BYTES);
                 let options = RedbOptions::new()
                     .durability(durability)
                     .check_integrity_on_open(check_integrity)
