@@ -200,16 +200,8 @@ impl Fetcher {
         if self.filtered || !self.config.key_filter {
             return Ok(());
         }
-        let started = std::time::Instant::now();
-        let filtered = FilteredStore::new(self.store.clone())?;
-        debug!(
-            target: "downloader",
-            keys = filtered.filter().len(),
-            bytes = filtered.filter().bytes(),
-            elapsed = ?started.elapsed(),
-            "key filter in front of the store"
-        );
-        self.store = Arc::new(filtered);
+        // FilteredStore::new logs the keys loaded, the filter's size and the time it took.
+        self.store = Arc::new(FilteredStore::new(self.store.clone())?);
         self.filtered = true;
         Ok(())
     }
