@@ -119,6 +119,24 @@ async fn remote_does(steps: &mpsc::Sender<Step>, reports: &mut mpsc::Receiver<Re
         .ok_or_else(|| "the remote is gone".to_string())?
 }
 
+/// Our peer, connected to a scripted remote, with an events channel of one event that the test
+/// alone reads.
+struct Connected {
+    peer: Arc<EthPeer>,
+    steps: mpsc::Sender<Step>,
+    reports: mpsc::Receiver<Report>,
+    inbox: PeerEventReceiver,
+}
+
+async fn connect() -> Connected {
+    let chain = Chain::mainnet();
+    let (enode, steps, reports) = remote(chain.clone()).await;
+    let (events, inbox) = peer_events(1);
+    let config = EthConfig::new(Arc::new(NodeKey::generate()), chain);
+    let peer = EthPeer::connect(&enode, &config, events).await.expect("connect");
+    Connected { peer, steps, reports, inbox }
+}
+
 async fn answer(inbox: &mut PeerEventReceiver) -> u64 {
     match tokio::time::timeout(Duration::from_secs(5), inbox.recv()).await.expect("in time") {
         Some(PeerEvent::Response { request_id, response: PeerResponse::NodeData { blobs }, .. }) => {
@@ -135,11 +153,7 @@ async fn answer(inbox: &mut PeerEventReceiver) -> u64 {
 /// session still carries more.
 #[tokio::test]
 async fn pings_and_requests_are_answered_while_the_events_channel_is_full() {
-    let chain = Chain::mainnet();
-    let (enode, steps, mut reports) = remote(chain.clone()).await;
-    let (events, mut inbox) = peer_events(1);
-    let config = EthConfig::new(Arc::new(NodeKey::generate()), chain);
-    let peer = EthPeer::connect(&enode, &config, events).await.expect("connect");
+    let Connected { peer, steps, mut reports, mut inbox } = connect().await;
     let hash = peers::H256::repeat_byte(1);
 
     for request_id in [1, 2] {
@@ -168,11 +182,7 @@ async fn next_event(inbox: &mut PeerEventReceiver) -> PeerEvent {
 /// before the disconnection, as they were when the reader waited on the channel.
 #[tokio::test]
 async fn answers_read_before_the_remote_hangs_up_are_delivered_first() {
-    let chain = Chain::mainnet();
-    let (enode, steps, mut reports) = remote(chain.clone()).await;
-    let (events, mut inbox) = peer_events(1);
-    let config = EthConfig::new(Arc::new(NodeKey::generate()), chain);
-    let peer = EthPeer::connect(&enode, &config, events).await.expect("connect");
+    let Connected { peer, steps, mut reports, mut inbox } = connect().await;
     let hash = peers::H256::repeat_byte(1);
     for request_id in [1, 2] {
         peer.request(request_id, PeerRequest::node_data(vec![hash])).await.expect("request");
@@ -194,11 +204,7 @@ async fn answers_read_before_the_remote_hangs_up_are_delivered_first() {
 /// up on us); every answer read is still delivered once there is room.
 #[tokio::test]
 async fn past_two_waiting_answers_the_session_is_read_no_further() {
-    let chain = Chain::mainnet();
-    let (enode, steps, mut reports) = remote(chain.clone()).await;
-    let (events, mut inbox) = peer_events(1);
-    let config = EthConfig::new(Arc::new(NodeKey::generate()), chain);
-    let peer = EthPeer::connect(&enode, &config, events).await.expect("connect");
+    let Connected { peer, steps, mut reports, mut inbox } = connect().await;
     let hash = peers::H256::repeat_byte(1);
     for request_id in [1, 2, 3] {
         peer.request(request_id, PeerRequest::node_data(vec![hash])).await.expect("request");
