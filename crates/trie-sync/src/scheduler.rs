@@ -3,9 +3,9 @@
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
+use std::hash::{BuildHasher, Hasher};
 use std::mem::size_of;
 
-use foldhash::{HashMap, HashSet};
 use kvdb::{KeyValueStore, Namespace, WriteBatch};
 use smallvec::SmallVec;
 use tracing::trace;
@@ -124,11 +124,63 @@ fn priority(path: &[u8]) -> u128 {
     (u128::from(depth) << 64) | u128::from(order)
 }
 
+/// A map keyed by node hash, hashed with [`HashState`].
+type HashMap<V> = std::collections::HashMap<NodeHash, V, HashState>;
+
+/// Hashes the keys of the scheduler's maps, keccak-256 hashes, from their first 8 bytes mixed with a
+/// per-map random seed: those bytes are as uniform as the whole hash, so hashing all 32 (foldhash's
+/// long-input path) bought nothing. A peer cannot aim keys at one bucket: the keys are hashes of
+/// nodes it does not choose (every node is checked against the hash its parent names), and the
+/// seed is unknown to it.
+#[derive(Debug, Clone)]
+struct HashState {
+    seed: u64,
+}
+
+impl Default for HashState {
+    fn default() -> Self {
+        Self { seed: foldhash::fast::RandomState::default().hash_one(0u64) }
+    }
+}
+
+impl BuildHasher for HashState {
+    type Hasher = PrefixHasher;
+
+    fn build_hasher(&self) -> PrefixHasher {
+        PrefixHasher { state: self.seed }
+    }
+}
+
+/// See [`HashState`]. Correct for any input (each write is folded in), fast for one 32-byte hash.
+#[derive(Debug)]
+struct PrefixHasher {
+    state: u64,
+}
+
+impl Hasher for PrefixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0u8; 8];
+        let len = bytes.len().min(8);
+        word[..len].copy_from_slice(&bytes[..len]);
+        self.state = fold(self.state ^ u64::from_le_bytes(word), bytes.len() as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        fold(self.state, 0x243f_6a88_85a3_08d3)
+    }
+}
+
+/// Multiplies to 128 bits and folds the halves together: every input bit reaches every output bit.
+fn fold(value: u64, salt: u64) -> u64 {
+    let product = u128::from(value) * u128::from(salt ^ 0x9e37_79b9_7f4a_7c15);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
 /// Complete blobs waiting to be written: everything below each of them is complete too.
 #[derive(Debug, Default)]
 struct MemBatch {
-    nodes: HashMap<NodeHash, Vec<u8>>,
-    codes: HashMap<NodeHash, Vec<u8>>,
+    nodes: HashMap<Vec<u8>>,
+    codes: HashMap<Vec<u8>>,
     bytes: usize,
 }
 
@@ -188,9 +240,9 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     requests: Vec<Option<Request>>,
     free: Vec<Slot>,
     /// Pending trie node requests by hash: one request per hash however many parents refer to it.
-    nodes: HashMap<NodeHash, Slot>,
+    nodes: HashMap<Slot>,
     /// Pending raw (code) requests by hash.
-    codes: HashMap<NodeHash, Slot>,
+    codes: HashMap<Slot>,
     /// Requests not yet handed out; may hold stale entries (processed early, or completed), skipped
     /// on pop.
     queue: BinaryHeap<Queued>,
@@ -205,10 +257,11 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     actions: Vec<LeafAction>,
     /// The shape of the tries seen so far, for [`Self::progress`].
     gauge: WorkGauge,
-    /// Keys of the last batch [`commit`](Self::commit) moved out (trie nodes, code): the caller may
-    /// still be writing it, so they count as held until the next commit (the caller writes one batch
-    /// at a time, so by then it is in the store).
-    writing: (HashSet<NodeHash>, HashSet<NodeHash>),
+    /// The last batch [`commit`](Self::commit) moved out, keys only (its values were moved into the
+    /// caller's batch): the caller may still be writing it, so its keys count as held until the next
+    /// commit (the caller writes one batch at a time, so by then it is in the store). It is the
+    /// batch's own maps, kept rather than rebuilt: commit inserts nothing per blob.
+    writing: MemBatch,
     /// Reused buffers of the hot path, so processing a node allocates little.
     scratch_children: Vec<(NodeHash, NibblePath)>,
     scratch_dependencies: Vec<Dependency>,
@@ -252,7 +305,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             waiting_bytes: 0,
             actions: Vec::new(),
             gauge: WorkGauge::default(),
-            writing: (HashSet::default(), HashSet::default()),
+            writing: MemBatch::default(),
             scratch_children: Vec::new(),
             scratch_dependencies: Vec::new(),
             scratch_ready: Vec::new(),
@@ -576,8 +629,8 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     /// Whether `hash` is in the batch the last [`commit`](Self::commit) moved out.
     fn is_being_written(&self, kind: Kind, hash: &NodeHash) -> bool {
         match kind {
-            Kind::Node => self.writing.0.contains(hash),
-            Kind::Code => self.writing.1.contains(hash),
+            Kind::Node => self.writing.nodes.contains_key(hash),
+            Kind::Code => self.writing.codes.contains_key(hash),
         }
     }
 
@@ -592,18 +645,17 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     pub fn commit(&mut self, batch: &mut WriteBatch) -> usize {
         let count = self.membatch.len();
         batch.reserve(count);
-        let (nodes, codes) = &mut self.writing;
-        nodes.clear();
-        codes.clear();
-        for (hash, data) in self.membatch.nodes.drain() {
-            nodes.insert(hash);
-            batch.put(Namespace::TrieNodes, hash.as_bytes().to_vec(), data);
+        // The batch moved out last time is in the store now: its maps, emptied, take the next blobs.
+        std::mem::swap(&mut self.membatch, &mut self.writing);
+        self.membatch.nodes.clear();
+        self.membatch.codes.clear();
+        for (hash, data) in &mut self.writing.nodes {
+            batch.put(Namespace::TrieNodes, hash.as_bytes().to_vec(), std::mem::take(data));
         }
-        for (hash, data) in self.membatch.codes.drain() {
-            codes.insert(hash);
-            batch.put(Namespace::Code, hash.as_bytes().to_vec(), data);
+        for (hash, data) in &mut self.writing.codes {
+            batch.put(Namespace::Code, hash.as_bytes().to_vec(), std::mem::take(data));
         }
-        self.membatch.bytes = 0;
+        self.writing.bytes = 0;
         count
     }
 
@@ -670,9 +722,11 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             + self.free.capacity() * size_of::<Slot>()
             + (self.nodes.capacity() + self.codes.capacity()) * map_entry(size_of::<(NodeHash, Slot)>())
             + self.queue.capacity() * size_of::<Queued>()
-            + (self.membatch.nodes.capacity() + self.membatch.codes.capacity())
+            + (self.membatch.nodes.capacity()
+                + self.membatch.codes.capacity()
+                + self.writing.nodes.capacity()
+                + self.writing.codes.capacity())
                 * map_entry(size_of::<(NodeHash, Vec<u8>)>())
-            + (self.writing.0.capacity() + self.writing.1.capacity()) * map_entry(size_of::<NodeHash>())
             + spilled
             + self.waiting_bytes
             + self.membatch.bytes
