@@ -65,8 +65,8 @@ pub use repair::{repair, repair_and_sync, DamagedReport, RepairReport, MAX_REPAI
 pub use serve::{shutdown_signal, BoundRlpxServer, BoundServer, ServeOptions};
 pub use store::{
     parse_root, record_root, recorded_root, Backend, OpenMode, StoreLocation, BULK_DURABILITY_EVERY,
-    DEFAULT_FJALL_CACHE_BYTES, DEFAULT_REDB_CACHE_BYTES, FJALL_DIR, GEN_CACHE_BYTES, HEAD_ROOT_KEY,
-    REDB_FILE,
+    DEFAULT_FJALL_CACHE_BYTES, DEFAULT_REDB_CACHE_BYTES, DEFAULT_REDB_READ_CACHE_BYTES, FJALL_DIR,
+    GEN_CACHE_BYTES, HEAD_ROOT_KEY, REDB_FILE,
 };
 pub use sync::{sync, DroppedPeer, SyncOptions, SyncStatus, SyncSummary};
 pub use trie_sync::H256;

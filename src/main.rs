@@ -35,7 +35,8 @@ struct Cli {
     /// redb for gen]
     #[arg(long, global = true, value_enum)]
     backend: Option<Backend>,
-    /// MiB of memory for the storage engine's cache [default: 256 for redb, 64 for fjall; 64 for gen]
+    /// MiB of memory for the storage engine's cache [default: 256 for redb, 128 for redb read by serve
+    /// and verify, 64 for fjall; 64 for gen]
     #[arg(long, global = true, value_name = "MIB")]
     cache_mib: Option<usize>,
     #[command(subcommand)]
