@@ -674,9 +674,11 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
     /// round trips of a sync, about one per level of the tries, and briefly later when a depth is
     /// first reached (the deep levels of a big storage trie). The work below such a depth is
     /// unknown, and counting it as nothing made the first estimates run ahead. An estimate can dip a
-    /// little when a level is first seen: a display keeps the highest value shown. Scans the live
-    /// requests: call it a few times a second, not per blob.
-    pub fn progress(&self, before: u64) -> Option<f64> {
+    /// little when a level is first seen: a display keeps the highest value shown. Each estimate
+    /// moves the estimated total work part of the way from the last one's, by how much the work done
+    /// grew since (so how often it is called matters little). Scans the live requests: call it a few
+    /// times a second, not per blob.
+    pub fn progress(&mut self, before: u64) -> Option<f64> {
         if !self.gauge.is_informed() && self.pending() > 0 {
             return None;
         }

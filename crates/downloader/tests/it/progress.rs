@@ -71,7 +71,8 @@ async fn the_gauge_never_goes_back_and_reads_100_exactly_at_completion() {
     let (worst, first) = check(&samples, true);
     let first = first.expect("an estimate");
     eprintln!("gauge: 3,000 accounts, worst deviation {worst:.3}, first estimate at {first:.3}");
-    assert!(worst <= 0.10, "worst deviation from the share of entries done: {worst:.3}");
+    // Measured 0.045.
+    assert!(worst <= 0.06, "worst deviation from the share of entries done: {worst:.3}");
     // The gauge waits until it has seen each level of the tries once: a round trip per level.
     assert!(first <= 0.25, "the first estimate came at {first:.3} of the entries");
 }

@@ -73,15 +73,17 @@ fn drive_and_watch(
 }
 
 /// How far the shown gauge may be from the share of entries done, per size: the worst measured over
-/// a sync plus a little. Measured: 0.141 at 2,000 accounts, 0.125 at 8,000, 0.084 at 30,000 (resumed
+/// a sync plus a little. Measured: 0.101 at 2,000 accounts, 0.118 at 8,000, 0.083 at 30,000 (resumed
 /// syncs are tested through the downloader, whose sync caps the first estimates of a resumed run by
 /// its checkpoint). The synthetic states' storage tries are heavy-tailed (the largest of 1,000
 /// slots, about 1,350 nodes, 9% of all the work at 2,000 accounts), and where such lumps fall in the
-/// key space is not foreseeable from what came before them: even a gauge that knew exactly how much
-/// work each part of the key space done so far held, and expected the same of the rest, would be
-/// off by 0.131 at 2,000 accounts, 0.146 at 8,000 and 0.109 at 30,000 on these states. The bigger
-/// the state, the smaller each lump.
-const TOLERANCE: [(usize, usize, f64); 3] = [(2_000, 256, 0.15), (8_000, 1_024, 0.14), (30_000, 8_192, 0.10)];
+/// key space is not foreseeable from what came before them: a gauge that knew exactly how much work
+/// each part of the key space done so far held, and expected the same of the rest, would be off by
+/// 0.131 at 2,000 accounts, 0.146 at 8,000 and 0.109 at 30,000 on these states. This one does a
+/// little better by not expecting the largest storage trie again and by smoothing its estimated
+/// total; over other seeds it is still off by more than 0.10 at 2,000 and 8,000 accounts (see
+/// [`gauge_over_seeds`]). The bigger the state, the smaller each lump.
+const TOLERANCE: [(usize, usize, f64); 3] = [(2_000, 256, 0.11), (8_000, 1_024, 0.13), (30_000, 8_192, 0.10)];
 
 /// The share of the entries done by the first estimate, at most: the gauge waits until it has seen
 /// every level of the tries once, a round or two of the in-flight window per level.
@@ -104,5 +106,28 @@ fn the_gauge_tracks_the_share_of_work_done_at_three_sizes() {
             watched.worst
         );
         assert!(first <= FIRST_ESTIMATE_BY, "the first estimate came at {first:.3} of the entries");
+    }
+}
+
+/// The worst deviation over seeds 1 to 20 at four sizes, mean and max, for tuning the gauge (about
+/// 20 s with `--release`): `cargo test --release -p trie-sync --test it gauge_over_seeds --
+/// --ignored --nocapture`. Measured: 2,000 accounts (256 in flight) 0.150 / 0.282, 3,000 (512)
+/// 0.102 / 0.225, 8,000 (1,024) 0.084 / 0.175, 30,000 (8,192) 0.056 / 0.119.
+#[test]
+#[ignore = "slow in a debug build; run by hand when tuning the gauge"]
+fn gauge_over_seeds() {
+    const SEEDS: u64 = 20;
+    for (accounts, in_flight) in [(2_000, 256), (3_000, 512), (8_000, 1_024), (30_000, 8_192)] {
+        let (mut sum, mut max) = (0.0, 0.0f64);
+        for seed in 1..=SEEDS {
+            let state = SyntheticState::generate(&SyntheticConfig::new(seed, accounts)).unwrap();
+            let watched = drive_and_watch(&state, &MemoryStore::new(), in_flight, 2.0, 1.0);
+            sum += watched.worst;
+            max = max.max(watched.worst);
+        }
+        eprintln!(
+            "progress over {SEEDS} seeds: {accounts} accounts, {in_flight} in flight: worst deviation mean {:.3}, max {max:.3}",
+            sum / SEEDS as f64
+        );
     }
 }
