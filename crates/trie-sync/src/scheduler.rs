@@ -146,6 +146,7 @@ impl Default for HashState {
 impl BuildHasher for HashState {
     type Hasher = PrefixHasher;
 
+    #[inline]
     fn build_hasher(&self) -> PrefixHasher {
         PrefixHasher { state: self.seed }
     }
@@ -158,6 +159,7 @@ struct PrefixHasher {
 }
 
 impl Hasher for PrefixHasher {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
         let mut word = [0u8; 8];
         let len = bytes.len().min(8);
@@ -165,12 +167,14 @@ impl Hasher for PrefixHasher {
         self.state = fold(self.state ^ u64::from_le_bytes(word), bytes.len() as u64);
     }
 
+    #[inline]
     fn finish(&self) -> u64 {
         fold(self.state, 0x243f_6a88_85a3_08d3)
     }
 }
 
 /// Multiplies to 128 bits and folds the halves together: every input bit reaches every output bit.
+#[inline]
 fn fold(value: u64, salt: u64) -> u64 {
     let product = u128::from(value) * u128::from(salt ^ 0x9e37_79b9_7f4a_7c15);
     (product as u64) ^ ((product >> 64) as u64)
