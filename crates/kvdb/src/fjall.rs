@@ -239,20 +239,30 @@ fn worker_threads() -> usize {
 
 /// L0 runs after which the trie-node keyspace compacts into L1 (fjall's default: 4); see
 /// [`keyspace_options`].
-const TRIE_NODES_L0_RUNS: u8 = 8;
+const TRIE_NODES_L0_RUNS: u8 = 12;
+
+/// Bytes of the trie-node keyspace's memtable (fjall's default: 64 MiB); see [`keyspace_options`].
+const TRIE_NODES_MEMTABLE_BYTES: u64 = 32 << 20;
 
 /// How the keyspace of `namespace` is created. Trie nodes:
 /// - are keccak hashes and RLP holding mostly hashes, which lz4 cannot shrink, so their blocks are
 ///   not compressed (fjall compresses its last level by default; on a 2.9M-entry sync that took a
 ///   second of CPU and saved nothing on disk);
 /// - arrive under random keys, so every L0 run overlaps all of L1 and each L0→L1 compaction rewrites
-///   L1: compacting after 8 runs in L0 instead of fjall's 4 halves those rewrites. A sync of 11.6M
-///   entries, alternating runs: 99.1 and 100.1 s against 108.2 and 109.1 s, 81.5 and 81.3 s of user
-///   CPU against 94.9 and 96.1, 35 % fewer bytes written, the same size on disk (12 runs: 102.7 s).
+///   L1: compacting after 8 runs of 64 MiB in L0 instead of fjall's 4 halved those rewrites. A sync
+///   of 11.6M entries, alternating runs: 99.1 and 100.1 s against 108.2 and 109.1 s, 81.5 and 81.3 s
+///   of user CPU against 94.9 and 96.1, 35 % fewer bytes written, the same size on disk;
+/// - fill memtables of 32 MiB, not 64, and compact after 12 runs: up to 4 memtables (3 sealed, waiting
+///   for their flush) are held in memory, which with 64 MiB ones took a sync of 11.6M entries to
+///   465-530 MiB at its peak. 11.6M entries from 4 serves, alternating runs: 86.9 and 86.3 s against
+///   84.4 and 92.1 s, peak RSS 396 and 398 MiB against 481 and 465, 11 % more bytes written, 2 % less
+///   on disk. (16 MiB memtables with 4 runs had cost 20 % more CPU; 12 runs of 32 MiB still leave
+///   8 runs before fjall stalls writes at 20.)
 fn keyspace_options(namespace: Namespace) -> KeyspaceCreateOptions {
     let options = KeyspaceCreateOptions::default();
     match namespace {
         Namespace::TrieNodes => options
+            .max_memtable_size(TRIE_NODES_MEMTABLE_BYTES)
             .data_block_compression_policy(CompressionPolicy::all(fjall::CompressionType::None))
             .compaction_strategy(Arc::new(Leveled::default().with_l0_threshold(TRIE_NODES_L0_RUNS))),
         Namespace::Code | Namespace::Meta => options,
