@@ -195,6 +195,16 @@ pub enum Error {
         /// The engine's panic message and where it panicked.
         detail: String,
     },
+    /// The storage engine panicked reading the state root a database records as held (see
+    /// [`recorded_root`](crate::recorded_root)), as [`Error::EngineFailed`] but before any walk.
+    #[error(
+        "the database is unreadable: the storage engine failed reading its recorded state root ({detail}){}",
+        damage_hint(self)
+    )]
+    RecordedRootUnreadable {
+        /// The engine's panic message and where it panicked.
+        detail: String,
+    },
     /// The store failed while a command was using it.
     #[error("database failed: {failure}{hint}", failure = .0, hint = damage_hint(self))]
     Store(#[from] kvdb::Error),
@@ -251,6 +261,7 @@ impl Error {
             | Error::Incomplete { .. }
             | Error::Damaged { .. }
             | Error::EngineFailed { .. }
+            | Error::RecordedRootUnreadable { .. }
             | Error::Store(_)
             | Error::Task(_)
             | Error::Spill { .. }
@@ -265,7 +276,7 @@ impl Error {
         let corrupted = |error: &kvdb::Error| matches!(error, kvdb::Error::Corrupted { .. });
         match self {
             Error::OpenStore { source, .. } | Error::Store(source) => corrupted(source),
-            Error::Damaged { .. } | Error::EngineFailed { .. } => true,
+            Error::Damaged { .. } | Error::EngineFailed { .. } | Error::RecordedRootUnreadable { .. } => true,
             Error::Download(error) => match error.as_ref() {
                 downloader::DownloadError::Store(source) => corrupted(source),
                 downloader::DownloadError::Scheduler(trie_sync::SyncError::Store(source)) => {
@@ -299,7 +310,7 @@ fn damage_hint(error: &Error) -> &'static str {
         }
         // A page the engine cannot read: `sync --repair` opens the file with the engine's page-by-page
         // check, which may recover an earlier commit or refuse the file.
-        Error::EngineFailed { .. } => {
+        Error::EngineFailed { .. } | Error::RecordedRootUnreadable { .. } => {
             ": a file damaged outside its storage engine makes it fail this way; `statesync sync --repair --root HASH --peer ADDR` checks every page first and repairs what the engine can recover (it says when nothing can be), or start over with a new --db directory"
         }
         _ if error.is_store_damage() => {

@@ -263,9 +263,11 @@ fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir { path: dir.to_path_buf(), source })
 }
 
-/// The state root recorded in `store` as held completely, if any.
+/// The state root recorded in `store` as held completely, if any. An engine that panics reading it
+/// (redb may, on a file damaged outside it) is [`Error::RecordedRootUnreadable`], not a crash.
 pub fn recorded_root(store: &dyn KeyValueStore) -> Result<Option<H256>> {
-    let value = store.get(Namespace::Meta, HEAD_ROOT_KEY)?;
+    let value = crate::verify::catch_engine_panic(|| store.get(Namespace::Meta, HEAD_ROOT_KEY))
+        .map_err(|detail| Error::RecordedRootUnreadable { detail })??;
     Ok(value.filter(|v| v.len() == 32).map(|v| H256::from_slice(&v)))
 }
 

@@ -123,7 +123,7 @@ static QUIET_HOOK: Once = Once::new();
 
 /// Runs `work`, returning its panic, if it panics, as its message and location instead of
 /// unwinding further, and without the panic hook printing it (or a backtrace).
-fn catch_engine_panic<T>(work: impl FnOnce() -> T) -> std::result::Result<T, String> {
+pub(crate) fn catch_engine_panic<T>(work: impl FnOnce() -> T) -> std::result::Result<T, String> {
     QUIET_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
@@ -194,6 +194,20 @@ mod tests {
         assert!(message.contains("Invalid page type byte"), "{message}");
         assert!(message.contains("src/verify.rs"), "the panic's location: {message}");
         assert!(message.contains("start over with a new --db directory"), "{message}");
+        assert!(!CATCHING.get(), "the flag is reset");
+    }
+
+    /// `verify` without `--root`, `serve` and `sync` read the recorded root before any walk: a
+    /// panic there is a damaged database too, not a crash.
+    #[test]
+    fn a_panicking_engine_reading_the_recorded_root_is_a_damaged_database() {
+        let error = crate::recorded_root(&PanickingStore).expect_err("the engine cannot read");
+        assert!(matches!(&error, Error::RecordedRootUnreadable { .. }), "{error:?}");
+        assert!(error.is_store_damage());
+        assert_eq!(error.exit_code(), crate::EXIT_FAILURE);
+        let message = error.to_string();
+        assert!(message.contains("Invalid page type byte"), "{message}");
+        assert!(message.contains("sync --repair"), "{message}");
         assert!(!CATCHING.get(), "the flag is reset");
     }
 }
