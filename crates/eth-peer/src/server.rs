@@ -183,8 +183,19 @@ async fn serve_connection(
         let answer = match message {
             Message::GetNodeData(request) => {
                 requests += 1;
-                let hashes = &request.hashes[..request.hashes.len().min(MAX_HASHES_PER_REQUEST)];
-                let nodes = match answer_node_data(store.as_ref(), hashes) {
+                let mut hashes = request.hashes;
+                hashes.truncate(MAX_HASHES_PER_REQUEST);
+                // Store reads block: off the async workers, as the wire v1 server does. A panic there
+                // (redb's, on a page damaged outside it) ends this connection, not the server.
+                let lookup = store.clone();
+                let looked_up =
+                    tokio::task::spawn_blocking(move || answer_node_data(lookup.as_ref(), &hashes));
+                let found = match looked_up.await {
+                    Ok(Ok(nodes)) => Ok(nodes),
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(error) => Err(format!("the lookup failed: {error}")),
+                };
+                let nodes = match found {
                     Ok(nodes) => nodes,
                     Err(error) => {
                         tracing::error!(target: "eth_peer::server", %error, "store failed");

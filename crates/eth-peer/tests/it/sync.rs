@@ -146,3 +146,38 @@ async fn requests_of_a_real_client_get_empty_answers_and_its_gossip_is_ignored()
     assert_eq!(payload, vec![0xc4, 0x82, 0x04, 0x57, 0xc0], "the same request id, no headers");
     assert!(!peer.is_closed());
 }
+
+/// A store whose reads panic, as redb's do on a page damaged outside it.
+struct PanickingStore;
+
+impl KeyValueStore for PanickingStore {
+    fn get(&self, _: Namespace, _: &[u8]) -> kvdb::Result<Option<Vec<u8>>> {
+        panic!("Invalid page type byte")
+    }
+
+    fn write(&self, _: WriteBatch) -> kvdb::Result<()> {
+        Ok(())
+    }
+
+    fn for_each(&self, _: Namespace, _: &mut dyn FnMut(&[u8], &[u8])) -> kvdb::Result<()> {
+        Ok(())
+    }
+}
+
+/// A storage engine panicking in a lookup ends that connection with a Disconnect, and the server goes
+/// on serving: the panic stays in the blocking lookup task.
+#[tokio::test]
+async fn a_panicking_store_ends_the_connection_not_the_server() {
+    let enode = server(Arc::new(PanickingStore), Chain::mainnet()).await;
+    for attempt in 0..2 {
+        let (events, mut inbox) = peer_events(8);
+        let peer = EthPeer::connect(&enode, &config(Chain::mainnet()), events).await.expect("connect");
+        peer.request(1, PeerRequest::node_data(vec![keccak256(b"anything")])).await.expect("send");
+        match next(&mut inbox).await {
+            PeerEvent::Disconnected { cause: DisconnectCause::Remote { reason }, .. } => {
+                assert_eq!(reason, peers::DisconnectReason::Requested, "attempt {attempt}")
+            }
+            other => panic!("attempt {attempt}: {other:?}"),
+        }
+    }
+}
