@@ -5,6 +5,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ::fjall::compaction::Leveled;
 use ::fjall::config::CompressionPolicy;
@@ -214,6 +215,13 @@ impl KeyValueStore for FjallStore {
         for keyspace in &self.keyspaces {
             keyspace.rotate_memtable_and_wait().map_err(|err| self.error(Operation::Flush, err))?;
         }
+        // fjall's worker deletes a journal just after the flush that frees it, which can be after
+        // the wait above returns: give it a moment, so the journals are gone when this returns (the
+        // one being written to stays).
+        let deadline = Instant::now() + JOURNAL_DELETION_WAIT;
+        while self.db.journal_count() > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         self.flush()
     }
 
@@ -222,6 +230,10 @@ impl KeyValueStore for FjallStore {
         Ok(len as u64)
     }
 }
+
+/// How long [`KeyValueStore::compact`] waits at most for fjall to delete the journals its flushes
+/// freed (it takes milliseconds).
+const JOURNAL_DELETION_WAIT: Duration = Duration::from_secs(2);
 
 /// Background threads fjall flushes and compacts with: its default (the cores, at most 4), but at
 /// least 3. With several workers, fjall 3.1's worker 0 leaves compactions to the others: a compaction
