@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use eth_wire::{Message, MessageId, NodeData};
 use kvdb::KeyValueStore;
-use peers::{answer_node_data, MAX_HASHES_PER_REQUEST};
+use peers::{answer_node_data_blocking, MAX_HASHES_PER_REQUEST};
 use rlpx::{DisconnectReason, Enode, Session};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -185,22 +185,14 @@ async fn serve_connection(
                 requests += 1;
                 let mut hashes = request.hashes;
                 hashes.truncate(MAX_HASHES_PER_REQUEST);
-                // Store reads block: off the async workers, as the wire v1 server does. A panic there
-                // (redb's, on a page damaged outside it) ends this connection, not the server.
-                let lookup = store.clone();
-                let looked_up =
-                    tokio::task::spawn_blocking(move || answer_node_data(lookup.as_ref(), &hashes));
-                let found = match looked_up.await {
-                    Ok(Ok(nodes)) => Ok(nodes),
-                    Ok(Err(error)) => Err(error.to_string()),
-                    Err(error) => Err(format!("the lookup failed: {error}")),
-                };
-                let nodes = match found {
+                // A panicking engine (redb's, on a page damaged outside it) ends this connection, not
+                // the server.
+                let nodes = match answer_node_data_blocking(store.clone(), hashes).await {
                     Ok(nodes) => nodes,
                     Err(error) => {
-                        tracing::error!(target: "eth_peer::server", %error, "store failed");
+                        tracing::error!(target: "eth_peer::server", %error, "no answer");
                         let _ = goodbye(DisconnectReason::Requested).await;
-                        break format!("store failed: {error}");
+                        break error.to_string();
                     }
                 };
                 blobs_served += nodes.len() as u64;

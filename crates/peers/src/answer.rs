@@ -1,5 +1,7 @@
 //! How a GetNodeData is answered from a store: shared by the TCP server and the in-process peer.
 
+use std::sync::Arc;
+
 use kvdb::{KeyValueStore, Namespace};
 use primitive_types::H256;
 
@@ -35,6 +37,27 @@ pub fn answer_node_data(store: &dyn KeyValueStore, hashes: &[H256]) -> kvdb::Res
         blobs.push(blob);
     }
     Ok(blobs)
+}
+
+/// Why [`answer_node_data_blocking`] has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The store returned an error.
+    #[error("store failed: {0}")]
+    Store(#[from] kvdb::Error),
+    /// The lookup task did not finish: the storage engine panicked (redb may, on a page damaged
+    /// outside it), or the runtime is shutting down.
+    #[error("the lookup failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// [`answer_node_data`] on tokio's blocking pool, as a server answers a peer: store reads block, so
+/// they stay off the async workers, and a panicking engine ends only that task.
+pub async fn answer_node_data_blocking(
+    store: Arc<dyn KeyValueStore>,
+    hashes: Vec<H256>,
+) -> Result<Vec<Vec<u8>>, LookupError> {
+    Ok(tokio::task::spawn_blocking(move || answer_node_data(store.as_ref(), &hashes)).await??)
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ mod sent;
 mod server;
 mod tcp;
 
-pub use answer::{answer_node_data, SOFT_RESPONSE_BYTES};
+pub use answer::{answer_node_data, answer_node_data_blocking, LookupError, SOFT_RESPONSE_BYTES};
 pub use close::{CloseSignal, CloseWatch};
 pub use error::{Breach, PeerError, Result, RlpProblem, WireError};
 pub use event::{peer_events, DisconnectCause, PeerEvent, PeerEventReceiver, PeerEventSender};

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use crate::frame::{read_message, FrameLimits, ReadError, MAX_REQUEST_FRAME_BYTES};
 use crate::handshake::{handshake, send, send_disconnect};
-use crate::{answer_node_data, DisconnectReason, Message, PeerError, PeerId, TcpConfig, WireError};
+use crate::{answer_node_data_blocking, DisconnectReason, Message, PeerError, PeerId, TcpConfig, WireError};
 
 /// How long a refused connection (over the cap) is given to receive its Disconnect: short, since such
 /// connections are not counted against the cap and could otherwise pile up.
@@ -201,20 +201,11 @@ async fn serve_connection(
         };
         let breach = match read {
             Ok(Some(Message::GetNodeData { request_id, hashes })) => {
-                let lookup = store.clone();
                 let count = hashes.len();
-                let blobs = match tokio::task::spawn_blocking(move || {
-                    answer_node_data(lookup.as_ref(), &hashes)
-                })
-                .await
-                {
-                    Ok(Ok(blobs)) => blobs,
-                    Ok(Err(error)) => {
-                        tracing::error!(target: "peers::server", %error, "store failed; answering with nothing");
-                        Vec::new()
-                    }
+                let blobs = match answer_node_data_blocking(store.clone(), hashes).await {
+                    Ok(blobs) => blobs,
                     Err(error) => {
-                        tracing::error!(target: "peers::server", %error, "lookup task failed; answering with nothing");
+                        tracing::error!(target: "peers::server", %error, "answering with nothing");
                         Vec::new()
                     }
                 };
