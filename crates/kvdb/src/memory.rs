@@ -39,14 +39,22 @@ impl Default for Shards {
     }
 }
 
+impl Entry {
+    /// Whether this is the entry of `key`, whose hash is `hash` (compared first: a different hash
+    /// settles it without reading the key).
+    fn is(&self, hash: u64, key: &[u8]) -> bool {
+        self.hash == hash && *self.key == *key
+    }
+}
+
 impl Shards {
     fn find(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
-        self.0[shard(key)].find(hash, |entry| entry.hash == hash && *entry.key == *key)
+        self.0[shard(key)].find(hash, |entry| entry.is(hash, key))
     }
 
     fn insert(&mut self, hash: u64, key: Vec<u8>, value: Vec<u8>) {
         let table = &mut self.0[shard(&key)];
-        match table.entry(hash, |entry| entry.hash == hash && *entry.key == *key, |entry| entry.hash) {
+        match table.entry(hash, |entry| entry.is(hash, &key), |entry| entry.hash) {
             hashbrown::hash_table::Entry::Occupied(mut occupied) => occupied.get_mut().value = value,
             hashbrown::hash_table::Entry::Vacant(vacant) => {
                 vacant.insert(Entry { hash, key: key.into_boxed_slice(), value });
@@ -56,7 +64,7 @@ impl Shards {
 
     fn remove(&mut self, hash: u64, key: &[u8]) {
         let table = &mut self.0[shard(key)];
-        if let Ok(occupied) = table.find_entry(hash, |entry| entry.hash == hash && *entry.key == *key) {
+        if let Ok(occupied) = table.find_entry(hash, |entry| entry.is(hash, key)) {
             occupied.remove();
         }
     }
