@@ -33,6 +33,7 @@
 mod chain;
 mod connect;
 mod demo;
+mod engine_panic;
 mod error;
 mod fault;
 mod gen;

@@ -266,7 +266,7 @@ fn create_dir(dir: &Path) -> Result<()> {
 /// The state root recorded in `store` as held completely, if any. An engine that panics reading it
 /// (redb may, on a file damaged outside it) is [`Error::RecordedRootUnreadable`], not a crash.
 pub fn recorded_root(store: &dyn KeyValueStore) -> Result<Option<H256>> {
-    let value = crate::verify::catch_engine_panic(|| store.get(Namespace::Meta, HEAD_ROOT_KEY))
+    let value = crate::engine_panic::catch_engine_panic(|| store.get(Namespace::Meta, HEAD_ROOT_KEY))
         .map_err(|detail| Error::RecordedRootUnreadable { detail })??;
     Ok(value.filter(|v| v.len() == 32).map(|v| H256::from_slice(&v)))
 }

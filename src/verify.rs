@@ -1,14 +1,11 @@
 //! `statesync verify`: walk a stored state from its root, re-hashing everything.
 
-use std::any::Any;
-use std::cell::{Cell, RefCell};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use kvdb::KeyValueStore;
 use trie_sync::{walk, AccountLeafCallback, MissingEntry, H256};
 
+use crate::engine_panic::catch_engine_panic;
 use crate::{Error, Result};
 
 /// What a verify walk found.
@@ -110,58 +107,6 @@ pub fn verify(store: &dyn KeyValueStore, root: H256, max_missing: usize) -> Resu
     })
 }
 
-thread_local! {
-    /// Set while this thread runs [`catch_engine_panic`]: the panic hook then keeps quiet.
-    static CATCHING: Cell<bool> = const { Cell::new(false) };
-    /// Where the last panic caught on this thread happened, recorded by the hook (a panic's payload
-    /// carries only its message).
-    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Installs, once per process, the panic hook that keeps quiet on threads in [`catch_engine_panic`].
-static QUIET_HOOK: Once = Once::new();
-
-/// Runs `work`, returning its panic, if it panics, as its message and location instead of
-/// unwinding further, and without the panic hook printing it (or a backtrace).
-pub(crate) fn catch_engine_panic<T>(work: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    QUIET_HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if CATCHING.try_with(Cell::get).unwrap_or(false) {
-                let _ = PANIC_LOCATION.try_with(|at| at.replace(info.location().map(ToString::to_string)));
-            } else {
-                previous(info);
-            }
-        }));
-    });
-    /// Restores the flag however `work` ends.
-    struct Catching(bool);
-    impl Drop for Catching {
-        fn drop(&mut self) {
-            CATCHING.set(self.0);
-        }
-    }
-    let _restore = Catching(CATCHING.replace(true));
-    // Unwind safety: after a panic nothing `work` touched is used here, and the caller is told to
-    // drop the store.
-    catch_unwind(AssertUnwindSafe(work)).map_err(|payload| {
-        let message = panic_message(payload.as_ref());
-        match PANIC_LOCATION.take() {
-            Some(at) => format!("{message}, at {at}"),
-            None => message.to_string(),
-        }
-    })
-}
-
-/// The message a panic was raised with, if it is text.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    match (payload.downcast_ref::<&'static str>(), payload.downcast_ref::<String>()) {
-        (Some(message), _) => message,
-        (None, Some(message)) => message,
-        (None, None) => "(no message)",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,7 +139,7 @@ mod tests {
         assert!(message.contains("Invalid page type byte"), "{message}");
         assert!(message.contains("src/verify.rs"), "the panic's location: {message}");
         assert!(message.contains("start over with a new --db directory"), "{message}");
-        assert!(!CATCHING.get(), "the flag is reset");
+        assert!(!crate::engine_panic::is_catching(), "the flag is reset");
     }
 
     /// `verify` without `--root`, `serve` and `sync` read the recorded root before any walk: a
@@ -208,6 +153,6 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("Invalid page type byte"), "{message}");
         assert!(message.contains("sync --repair"), "{message}");
-        assert!(!CATCHING.get(), "the flag is reset");
+        assert!(!crate::engine_panic::is_catching(), "the flag is reset");
     }
 }
