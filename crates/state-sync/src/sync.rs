@@ -59,6 +59,10 @@ struct InFlight {
 /// How often the share of work done is estimated: it scans the scheduler's live requests.
 const SHARE_EVERY: Duration = Duration::from_millis(200);
 
+/// The most a share of work done taken from the last run's estimated total may claim before the
+/// sync is done (the scheduler's own estimates stop at the same).
+const MAX_SHARE_BEFORE_DONE: f64 = 0.999;
+
 /// What a sync shares with its handles.
 #[derive(Debug)]
 struct Shared {
@@ -703,17 +707,20 @@ impl StateSync {
             // A resumed sync sees the trie again from the top, and its first estimates of the work
             // left run low: at first (until it has redone a quarter of what the last runs did; then
             // its own estimate knows the trie better than theirs did) it claims no more than its
-            // entries over the last run's estimated total.
-            let ceiling = match resumed.estimated_total {
-                total if total > 0 && self.entries_done() - before < before / 4 => {
-                    self.entries_done() as f64 / total as f64
-                }
+            // entries over the last run's estimated total. Until the scheduler has an estimate of
+            // its own, that is the estimate.
+            let by_last_run = match resumed.estimated_total {
+                0 => None,
+                total => Some((self.entries_done() as f64 / total as f64).min(MAX_SHARE_BEFORE_DONE)),
+            };
+            let ceiling = match by_last_run {
+                Some(share) if self.entries_done() - before < before / 4 => share,
                 _ => 1.0,
             };
             let estimate = if done {
                 Some(1.0)
             } else {
-                self.scheduler.progress(before).map(|estimate| estimate.min(ceiling))
+                self.scheduler.progress(before).map(|estimate| estimate.min(ceiling)).or(by_last_run)
             };
             if let Some(estimate) = estimate {
                 self.share = self.share.max(estimate);

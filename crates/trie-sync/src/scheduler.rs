@@ -10,7 +10,7 @@ use kvdb::{KeyValueStore, Namespace, WriteBatch};
 use smallvec::SmallVec;
 use tracing::trace;
 
-use crate::gauge::WorkGauge;
+use crate::gauge::{Shared, WorkGauge};
 use crate::{
     ChildRef, Leaf, LeafAction, LeafCallback, NoLeafCallback, Node, NodeHash, SyncError, VerifiedBlob,
     EMPTY_CODE_HASH, EMPTY_ROOT,
@@ -269,6 +269,8 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     /// Reused buffers of the hot path, so processing a node allocates little.
     scratch_children: Vec<(NodeHash, NibblePath)>,
     scratch_dependencies: Vec<Dependency>,
+    /// What an account leaf refers to (storage roots, code), new or not: for the gauge.
+    scratch_referred: Vec<(NodeHash, Kind)>,
     scratch_ready: Vec<Slot>,
 }
 
@@ -312,6 +314,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             writing: MemBatch::default(),
             scratch_children: Vec::new(),
             scratch_dependencies: Vec::new(),
+            scratch_referred: Vec::new(),
             scratch_ready: Vec::new(),
         };
         sync.add_sub_trie(root, &[], None, true)?;
@@ -488,6 +491,8 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             }
         }
         self.scratch_children = children;
+        let mut referred = std::mem::take(&mut self.scratch_referred);
+        referred.clear();
         if notify_leaves {
             for (path, value) in leaves {
                 self.actions.clear();
@@ -500,6 +505,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
                         LeafAction::SubTrie { root, notify_leaves } => (root, Kind::Node, notify_leaves),
                         LeafAction::RawEntry { hash } => (hash, Kind::Code, false),
                     };
+                    referred.push((hash, kind));
                     if !self.is_held(hash, kind)? {
                         dependencies.push(Dependency { hash, kind, path: path.clone(), notify_leaves });
                     }
@@ -507,6 +513,14 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             }
         }
 
+        for (hash, kind) in referred.drain(..) {
+            let shared = match kind {
+                Kind::Node => Shared::StorageRoot,
+                Kind::Code => Shared::Code,
+            };
+            self.gauge.referred(depth, &hash, shared);
+        }
+        self.scratch_referred = referred;
         let count = dependencies.len() as u32;
         for dependency in dependencies.drain(..) {
             let (child_depth, is_node) = (dependency.path.len(), dependency.kind == Kind::Node);
@@ -687,16 +701,21 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             return None;
         }
         let expected = self.gauge.expected();
-        let remaining: f64 = self
-            .requests
-            .iter()
-            .flatten()
-            .filter(|request| request.data.is_none())
-            .map(|request| match request.kind {
-                Kind::Node => expected[request.path.len().min(expected.len() - 1)],
-                Kind::Code => 1.0,
-            })
-            .sum();
+        let references = self.gauge.expected_references();
+        let (mut remaining, mut future) = (0.0, [0.0; 2]);
+        for request in self.requests.iter().flatten().filter(|request| request.data.is_none()) {
+            if request.kind == Kind::Code {
+                remaining += 1.0;
+                continue;
+            }
+            let depth = request.path.len();
+            remaining += expected[depth.min(expected.len() - 1)];
+            if let Some(ahead) = references.get(depth) {
+                future[0] += ahead[0];
+                future[1] += ahead[1];
+            }
+        }
+        remaining += self.gauge.unseen_work(future, &expected);
         Some(self.gauge.estimate(remaining, before))
     }
 
