@@ -6,6 +6,11 @@ use trie_sync::NodeHash;
 /// Key of the checkpoint in [`Namespace::Meta`].
 pub const CHECKPOINT_KEY: &[u8] = b"state-sync/checkpoint";
 
+/// Key in [`Namespace::Meta`] of what the progress gauge learnt of the tries' shape
+/// ([`TrieSync::progress_snapshot`](trie_sync::TrieSync::progress_snapshot)), written with each
+/// checkpoint: a resumed sync of the same root starts its gauge from it.
+pub const PROGRESS_SHAPE_KEY: &[u8] = b"state-sync/progress-shape";
+
 /// Version byte first in the encoding, so a later layout can be told apart (and an unknown one
 /// ignored rather than misread). Version 1 had no estimated total.
 const VERSION: u8 = 2;

@@ -81,7 +81,7 @@ mod stats;
 mod sync;
 mod tasks;
 
-pub use checkpoint::{Checkpoint, CHECKPOINT_KEY};
+pub use checkpoint::{Checkpoint, CHECKPOINT_KEY, PROGRESS_SHAPE_KEY};
 pub use config::{StateSyncConfig, DEFAULT_COMMIT_THRESHOLD, DEFAULT_DURABLE_INTERVAL};
 pub use drop_reason::DropReason;
 pub use error::{Result, StateSyncError};

@@ -16,7 +16,7 @@ use crate::stats::Counters;
 use crate::tasks::Tasks;
 use crate::{
     Checkpoint, DropReason, DroppedBecause, Finished, Outcome, Request, Result, StateSyncConfig,
-    StateSyncError, StateSyncProgress, StateSyncReport, TrackerLink,
+    StateSyncError, StateSyncProgress, StateSyncReport, TrackerLink, PROGRESS_SHAPE_KEY,
 };
 
 /// A batch being written to the store, off the sync loop.
@@ -210,7 +210,15 @@ impl StateSync {
     ) -> Result<(Self, TrackerLink)> {
         let resumed = Checkpoint::read(store.as_ref())?;
         let scheduler_config = SchedulerConfig { max_fetches_per_depth: config.max_fetches_per_depth };
-        let scheduler = TrieSync::with_config(root, store.clone(), AccountLeafCallback, scheduler_config)?;
+        let mut scheduler =
+            TrieSync::with_config(root, store.clone(), AccountLeafCallback, scheduler_config)?;
+        if resumed.is_some_and(|checkpoint| checkpoint.root == root && !checkpoint.complete) {
+            // An unreadable or older shape is only a worse gauge: the sync goes on without it.
+            if let Some(shape) = store.get(Namespace::Meta, PROGRESS_SHAPE_KEY)? {
+                let restored = scheduler.resume_progress(&shape);
+                debug!(target: "state_sync", restored, bytes = shape.len(), "progress gauge carried over");
+            }
+        }
         let (requests, deliveries, tracker) = link(config.channel_capacity);
         let checkpoint = Checkpoint { root, complete: false, ..resumed.unwrap_or_default() };
         let shared = Arc::new(Shared {
@@ -623,6 +631,7 @@ impl StateSync {
             return Ok(());
         }
         self.checkpoint.put(&mut batch);
+        batch.put(Namespace::Meta, PROGRESS_SHAPE_KEY.to_vec(), self.scheduler.progress_snapshot());
         let store = self.store.clone();
         let started = Instant::now();
         // Durable at least every `durable_interval` of work, whatever the store's own durability
@@ -704,23 +713,18 @@ impl StateSync {
             self.last_share = Some(now);
             let resumed = self.shared.resumed.unwrap_or_default();
             let before = resumed.entries();
-            // A resumed sync sees the trie again from the top, and its first estimates of the work
-            // left run low: at first (until it has redone a quarter of what the last runs did; then
-            // its own estimate knows the trie better than theirs did) it claims no more than its
-            // entries over the last run's estimated total. Until the scheduler has an estimate of
-            // its own, that is the estimate.
+            // A resumed sync sees the trie again from the top, and until it is back where the last
+            // run stopped its scheduler takes what is held for work left: at first (until it has
+            // redone a quarter of what the last runs did) and while its scheduler has no estimate,
+            // the share is its entries over the last run's estimated total.
             let by_last_run = match resumed.estimated_total {
                 0 => None,
                 total => Some((self.entries_done() as f64 / total as f64).min(MAX_SHARE_BEFORE_DONE)),
             };
-            let ceiling = match by_last_run {
-                Some(share) if self.entries_done() - before < before / 4 => share,
-                _ => 1.0,
-            };
-            let estimate = if done {
-                Some(1.0)
-            } else {
-                self.scheduler.progress(before).map(|estimate| estimate.min(ceiling)).or(by_last_run)
+            let estimate = match by_last_run {
+                _ if done => Some(1.0),
+                Some(share) if self.entries_done() - before < before / 4 => Some(share),
+                _ => self.scheduler.progress(before).or(by_last_run),
             };
             if let Some(estimate) = estimate {
                 self.share = self.share.max(estimate);

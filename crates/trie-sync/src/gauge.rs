@@ -177,10 +177,11 @@ impl WorkGauge {
     }
 
     /// Records that an account leaf in a node delivered at `path_len` refers to `hash`, a storage
-    /// root (`Shared::StorageRoot`) or a code hash, whether it is new work or not.
-    pub(crate) fn referred(&mut self, path_len: usize, hash: &NodeHash, shared: Shared) {
+    /// root (`Shared::StorageRoot`) or a code hash, whether it is new work or not (`held`: it is
+    /// stored already).
+    pub(crate) fn referred(&mut self, path_len: usize, hash: &NodeHash, shared: Shared, held: bool) {
         self.shared_refs[shared as usize][depth(path_len)] += 1;
-        self.sightings[shared as usize].saw(hash);
+        self.sightings[shared as usize].saw(hash, held);
     }
 
     /// Whether enough of the tries was seen to estimate from: nodes at [`MIN_DEPTHS_SEEN`] depths
@@ -290,6 +291,112 @@ impl WorkGauge {
     }
 }
 
+/// Version byte first in [`WorkGauge::snapshot`], so another layout is told apart and ignored.
+const SNAPSHOT_VERSION: u8 = 1;
+
+impl WorkGauge {
+    /// The shape learnt so far, for a later sync of the same trie to start from
+    /// ([`restore`](Self::restore)): every count per depth, and how many storage roots and code
+    /// hashes were referred to once, twice, and so on (not which). A few KiB.
+    pub(crate) fn snapshot(&self) -> Vec<u8> {
+        let mut out = vec![SNAPSHOT_VERSION, DEPTHS as u8];
+        let per_depth =
+            [&self.nodes, &self.codes, &self.completed, &self.completed_entries, &self.referenced];
+        for counts in per_depth.into_iter().chain(&self.shared_refs) {
+            counts.iter().for_each(|&count| put_varint(&mut out, count));
+        }
+        let children: Vec<(usize, usize, u64)> = (0..DEPTHS)
+            .flat_map(|d| (0..DEPTHS).map(move |c| (d, c)))
+            .map(|(d, c)| (d, c, self.children[d][c]))
+            .filter(|&(_, _, count)| count > 0)
+            .collect();
+        put_varint(&mut out, children.len() as u64);
+        for (d, c, count) in children {
+            out.extend([d as u8, c as u8]);
+            put_varint(&mut out, count);
+        }
+        for sightings in &self.sightings {
+            put_varint(&mut out, sightings.refs);
+            sightings.repeats().iter().for_each(|&items| put_varint(&mut out, items.round() as u64));
+        }
+        out
+    }
+
+    /// A gauge that knows what `snapshot` (from [`snapshot`](Self::snapshot)) knew, with nothing
+    /// delivered yet; `None` if it is not a snapshot this version wrote.
+    pub(crate) fn restore(snapshot: &[u8]) -> Option<Self> {
+        let mut bytes = snapshot;
+        let mut gauge = WorkGauge::default();
+        let header = take(&mut bytes, 2)?;
+        if header != [SNAPSHOT_VERSION, DEPTHS as u8] {
+            return None;
+        }
+        let WorkGauge { nodes, codes, completed, completed_entries, referenced, shared_refs, .. } =
+            &mut gauge;
+        let [storage_refs, code_refs] = shared_refs;
+        for counts in [nodes, codes, completed, completed_entries, referenced, storage_refs, code_refs] {
+            for count in counts.iter_mut() {
+                *count = take_varint(&mut bytes)?;
+            }
+        }
+        for _ in 0..take_varint(&mut bytes)? {
+            let at = take(&mut bytes, 2)?;
+            let (d, c) = (at[0] as usize, at[1] as usize);
+            *gauge.children.get_mut(d)?.get_mut(c)? = take_varint(&mut bytes)?;
+        }
+        for sightings in &mut gauge.sightings {
+            sightings.refs = take_varint(&mut bytes)?;
+            for carried in &mut sightings.carried[1..] {
+                *carried = take_varint(&mut bytes)? as f64;
+            }
+        }
+        if !bytes.is_empty() {
+            return None;
+        }
+        gauge.depths_seen = gauge.nodes.iter().filter(|&&count| count > 0).count();
+        for depth in 0..DEPTHS {
+            gauge.update_unseen(depth);
+        }
+        Some(gauge)
+    }
+}
+
+/// Appends `value` as a LEB128 varint.
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads a LEB128 varint of at most 10 bytes off the front of `bytes`.
+fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..70).step_by(7) {
+        let (&byte, rest) = bytes.split_first()?;
+        *bytes = rest;
+        if shift == 63 && byte & 0x7e != 0 {
+            return None;
+        }
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Takes `len` bytes off the front of `bytes`.
+fn take<'a>(bytes: &mut &'a [u8], len: usize) -> Option<&'a [u8]> {
+    if bytes.len() < len {
+        return None;
+    }
+    let (head, rest) = bytes.split_at(len);
+    *bytes = rest;
+    Some(head)
+}
+
 /// What an account leaf refers to that other accounts may refer to as well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shared {
@@ -320,6 +427,9 @@ struct Sightings {
     by_count: [u64; MAX_REPEATS + 1],
     /// Zero bits a sampled hash starts with.
     shift: u32,
+    /// Items by times referred to carried over from an earlier sync (a resumed one's), not sampled:
+    /// `carried[j]` were referred to `j` times.
+    carried: [f64; MAX_REPEATS + 1],
 }
 
 impl Sightings {
@@ -328,12 +438,22 @@ impl Sightings {
         shift == 0 || prefix >> (64 - shift) == 0
     }
 
-    fn saw(&mut self, hash: &NodeHash) {
+    /// Counts a reference to `hash`. One to an item `held` in the store but not in the tally, while
+    /// items referred to once were carried over, was most likely one of those (the earlier sync
+    /// referred to it): it counts as its second.
+    fn saw(&mut self, hash: &NodeHash, held: bool) {
         self.refs += 1;
         if !Self::sampled(hash, self.shift) {
             return;
         }
         let count = self.counts.entry(*hash).or_insert(0);
+        if *count == 0 && held && self.carried[1] > 0.0 {
+            // Its earlier reference moves out of what was carried over and into the tally.
+            let stands_for = (1u64 << self.shift) as f64;
+            self.carried[1] = (self.carried[1] - stands_for).max(0.0);
+            *count = 1;
+            self.by_count[1] += 1;
+        }
         let before = (*count as usize).min(MAX_REPEATS);
         *count = count.saturating_add(1);
         let after = (*count as usize).min(MAX_REPEATS);
@@ -341,6 +461,11 @@ impl Sightings {
             self.by_count[before] -= 1;
         }
         self.by_count[after] += 1;
+        self.sample_down();
+    }
+
+    /// Samples one bit more once more than [`SIGHTINGS_KEPT`] items are held.
+    fn sample_down(&mut self) {
         if self.counts.len() > SIGHTINGS_KEPT && self.shift < 63 {
             self.shift += 1;
             let shift = self.shift;
@@ -355,7 +480,11 @@ impl Sightings {
     /// Items referred to `j` times, for `j` from 1 (`repeats()[j - 1]`), scaled up from the sample.
     fn repeats(&self) -> Vec<f64> {
         let scale = (1u64 << self.shift) as f64;
-        self.by_count[1..].iter().map(|&items| items as f64 * scale).collect()
+        self.by_count[1..]
+            .iter()
+            .zip(&self.carried[1..])
+            .map(|(&items, carried)| items as f64 * scale + carried)
+            .collect()
     }
 }
 
@@ -535,12 +664,12 @@ mod tests {
         gauge.delivered(1, true);
         let (storage, code) = (crate::keccak256(b"storage"), crate::keccak256(b"code"));
         gauge.delivered(2, true);
-        gauge.referred(2, &storage, Shared::StorageRoot);
-        gauge.referred(2, &code, Shared::Code);
+        gauge.referred(2, &storage, Shared::StorageRoot, false);
+        gauge.referred(2, &code, Shared::Code, false);
         gauge.child(2, 64, true);
         gauge.child(2, 64, false);
         gauge.delivered(2, true);
-        gauge.referred(2, &storage, Shared::StorageRoot);
+        gauge.referred(2, &storage, Shared::StorageRoot, false);
         gauge.delivered(64, true);
         for _ in 0..10 {
             gauge.child(64, 65, true);
@@ -557,6 +686,70 @@ mod tests {
         // made, all to the one trie seen twice: none new. 7 to code per 1 made, to one seen once: 7.
         let future = [14.0 * references[2][0], 14.0 * references[2][1]];
         assert_eq!(gauge.unseen_work(future, &expected), 7.0);
+    }
+
+    #[test]
+    fn a_snapshot_carries_the_shape_into_a_resumed_sync() {
+        let mut gauge = top_of_a_state(|gauge| {
+            for _ in 0..40 {
+                gauge.child(64, 65, true);
+            }
+        });
+        for i in 0..20u64 {
+            gauge.delivered(65, true);
+            gauge.completed(65, 1);
+            gauge.referred(2, &crate::keccak256(i.to_be_bytes()), Shared::StorageRoot, false);
+        }
+        gauge.referred(2, &crate::keccak256(0u64.to_be_bytes()), Shared::StorageRoot, false);
+        gauge.referred(2, &crate::keccak256(b"code"), Shared::Code, false);
+        let snapshot = gauge.snapshot();
+        assert!(snapshot.len() < 4_096, "{} bytes", snapshot.len());
+        let restored = WorkGauge::restore(&snapshot).expect("its own snapshot");
+        assert_eq!(restored.expected(), gauge.expected());
+        assert_eq!(restored.expected_references(), gauge.expected_references());
+        assert_eq!(restored.is_informed(), gauge.is_informed());
+        assert_eq!(restored.delivered, 0, "nothing delivered in the new sync yet");
+        let future = [30.0, 5.0];
+        assert_eq!(
+            restored.unseen_work(future, &restored.expected()),
+            gauge.unseen_work(future, &gauge.expected())
+        );
+        assert_eq!(restored.sightings[0].repeats()[..3], [19.0, 1.0, 0.0]);
+        assert!(restored.sightings[0].counts.is_empty(), "which items: not carried");
+
+        // A held storage root the new sync's tally has not seen was most likely one of the 19
+        // referred to once: it counts as referred to twice; referred to again, three times.
+        let mut restored = restored;
+        let held = crate::keccak256(5u64.to_be_bytes());
+        restored.referred(3, &held, Shared::StorageRoot, true);
+        assert_eq!(restored.sightings[0].repeats()[..3], [18.0, 2.0, 0.0]);
+        restored.referred(3, &held, Shared::StorageRoot, true);
+        assert_eq!(restored.sightings[0].repeats()[..3], [18.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_refused() {
+        let snapshot = top_of_a_state(|_| {}).snapshot();
+        assert!(WorkGauge::restore(&snapshot).is_some());
+        assert!(WorkGauge::restore(&[]).is_none());
+        assert!(WorkGauge::restore(&snapshot[..snapshot.len() - 1]).is_none(), "cut short");
+        assert!(WorkGauge::restore(&[&snapshot[..], &[0]].concat()).is_none(), "a byte too many");
+        let mut other_version = snapshot.clone();
+        other_version[0] = SNAPSHOT_VERSION + 1;
+        assert!(WorkGauge::restore(&other_version).is_none());
+        let mut other_depths = snapshot.clone();
+        other_depths[1] = DEPTHS as u8 + 1;
+        assert!(WorkGauge::restore(&other_depths).is_none());
+        assert!(WorkGauge::restore(&[SNAPSHOT_VERSION, DEPTHS as u8, 0xff, 0xff]).is_none());
+        let mut varint = Vec::new();
+        put_varint(&mut varint, u64::MAX);
+        assert_eq!(take_varint(&mut &varint[..]), Some(u64::MAX));
+        assert_eq!(take_varint(&mut &[0xff; 11][..]), None, "longer than 10 bytes");
+        assert_eq!(
+            take_varint(&mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..]),
+            None,
+            "over 64 bits"
+        );
     }
 
     #[test]
@@ -643,9 +836,9 @@ mod tests {
         // 100,000 items, every fourth referred to twice.
         let items = 100_000u64;
         for i in 0..items {
-            sightings.saw(&hash(i));
+            sightings.saw(&hash(i), false);
             if i % 4 == 0 {
-                sightings.saw(&hash(i));
+                sightings.saw(&hash(i), false);
             }
         }
         assert!(sightings.counts.len() <= SIGHTINGS_KEPT, "{} kept", sightings.counts.len());

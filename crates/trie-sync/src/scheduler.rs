@@ -269,8 +269,9 @@ pub struct TrieSync<S, C = NoLeafCallback> {
     /// Reused buffers of the hot path, so processing a node allocates little.
     scratch_children: Vec<(NodeHash, NibblePath)>,
     scratch_dependencies: Vec<Dependency>,
-    /// What an account leaf refers to (storage roots, code), new or not: for the gauge.
-    scratch_referred: Vec<(NodeHash, Kind)>,
+    /// What an account leaf refers to (storage roots, code), new or not, and whether it is held:
+    /// for the gauge.
+    scratch_referred: Vec<(NodeHash, Kind, bool)>,
     scratch_ready: Vec<Slot>,
 }
 
@@ -505,20 +506,21 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
                         LeafAction::SubTrie { root, notify_leaves } => (root, Kind::Node, notify_leaves),
                         LeafAction::RawEntry { hash } => (hash, Kind::Code, false),
                     };
-                    referred.push((hash, kind));
-                    if !self.is_held(hash, kind)? {
+                    let held = self.is_held(hash, kind)?;
+                    referred.push((hash, kind, held));
+                    if !held {
                         dependencies.push(Dependency { hash, kind, path: path.clone(), notify_leaves });
                     }
                 }
             }
         }
 
-        for (hash, kind) in referred.drain(..) {
+        for (hash, kind, held) in referred.drain(..) {
             let shared = match kind {
                 Kind::Node => Shared::StorageRoot,
                 Kind::Code => Shared::Code,
             };
-            self.gauge.referred(depth, &hash, shared);
+            self.gauge.referred(depth, &hash, shared, held);
         }
         self.scratch_referred = referred;
         let count = dependencies.len() as u32;
@@ -717,6 +719,28 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
         }
         remaining += self.gauge.unseen_work(future, &expected);
         Some(self.gauge.estimate(remaining, before))
+    }
+
+    /// What the progress gauge has learnt of the tries' shape, for a later sync of the same root
+    /// into the same store to start from ([`resume_progress`](Self::resume_progress)): a resumed
+    /// sync then estimates from all of the tries seen so far rather than from the part left, whose
+    /// first storage tries are those an interruption cut off mid-way (the big ones more likely). A
+    /// few KiB: store it with each commit.
+    pub fn progress_snapshot(&self) -> Vec<u8> {
+        self.gauge.snapshot()
+    }
+
+    /// Starts the progress gauge from `snapshot`, a [`progress_snapshot`](Self::progress_snapshot)
+    /// of an earlier sync of the same root into the same store; call it before processing anything.
+    /// False, and the gauge as it was, if `snapshot` is not one (another version's, or damaged).
+    pub fn resume_progress(&mut self, snapshot: &[u8]) -> bool {
+        match WorkGauge::restore(snapshot) {
+            Some(gauge) => {
+                self.gauge = gauge;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Complete blobs waiting for [`commit`](Self::commit), and their bytes.
