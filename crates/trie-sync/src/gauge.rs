@@ -163,6 +163,22 @@ impl WorkGauge {
         }
     }
 
+    /// An estimate of the heap memory held: the counts per depth (the children's matrix most of
+    /// it) and the tallies of sightings.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let per_depth = self.nodes.capacity()
+            + self.codes.capacity()
+            + self.completed.capacity()
+            + self.completed_entries.capacity()
+            + self.referenced.capacity()
+            + self.shared_refs.iter().map(Vec::capacity).sum::<usize>();
+        let children: usize = self.children.iter().map(Vec::capacity).sum();
+        // hashbrown: one control byte per bucket.
+        let sightings: usize =
+            self.sightings.iter().map(|s| s.counts.capacity() * (size_of::<(NodeHash, u32)>() + 1)).sum();
+        (per_depth + children) * size_of::<u64>() + self.unseen.capacity() + sightings
+    }
+
     /// Records that a node delivered at `path_len` refers to a trie node at `child_len` (or, with
     /// `is_node` false, to a code blob) that is new work: neither held nor requested already.
     pub(crate) fn child(&mut self, path_len: usize, child_len: usize, is_node: bool) {
@@ -831,16 +847,17 @@ mod tests {
 
     #[test]
     fn sightings_keep_a_bounded_sample_that_stands_for_all() {
-        let mut sightings = Sightings::default();
+        let mut gauge = WorkGauge::default();
         let hash = |i: u64| crate::keccak256(i.to_be_bytes());
-        // 100,000 items, every fourth referred to twice.
+        // 100,000 code hashes, every fourth referred to twice.
         let items = 100_000u64;
         for i in 0..items {
-            sightings.saw(&hash(i), false);
+            gauge.referred(3, &hash(i), Shared::Code, false);
             if i % 4 == 0 {
-                sightings.saw(&hash(i), false);
+                gauge.referred(3, &hash(i), Shared::Code, false);
             }
         }
+        let sightings = &gauge.sightings[Shared::Code as usize];
         assert!(sightings.counts.len() <= SIGHTINGS_KEPT, "{} kept", sightings.counts.len());
         assert!(sightings.shift >= 3, "sampled down: shift {}", sightings.shift);
         assert_eq!(sightings.refs, items + items / 4);
@@ -849,5 +866,7 @@ mod tests {
         assert!((repeats[0] - once).abs() / once < 0.05, "{} seen once, {once} in truth", repeats[0]);
         assert!((repeats[1] - twice).abs() / twice < 0.08, "{} seen twice, {twice} in truth", repeats[1]);
         assert_eq!(repeats[2..].iter().sum::<f64>(), 0.0);
+        let memory = gauge.memory_bytes();
+        assert!(memory > SIGHTINGS_KEPT * 36 && memory < 2 << 20, "{memory} bytes");
     }
 }

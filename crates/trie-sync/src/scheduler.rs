@@ -750,7 +750,8 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
 
     /// An estimate of the heap memory held: the allocated capacity of the request slab, the indexes,
     /// the queue and the batch maps (which keep their capacity after a commit), path and parent lists
-    /// that outgrew their inline space, data waiting on children, and the batch not yet committed.
+    /// that outgrew their inline space, data waiting on children, the batch not yet committed, and
+    /// the progress gauge (at most a few MiB).
     pub fn memory_bytes(&self) -> usize {
         let map_entry = |key_value: usize| key_value + 1; // hashbrown: one control byte per bucket
         let spilled: usize = self
@@ -779,6 +780,7 @@ impl<S: KeyValueStore, C: LeafCallback> TrieSync<S, C> {
             + spilled
             + self.waiting_bytes
             + self.membatch.bytes
+            + self.gauge.memory_bytes()
     }
 
     /// The store the scheduler checks and the caller writes to.
