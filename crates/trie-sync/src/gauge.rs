@@ -553,17 +553,22 @@ fn binomial_tail(trials: usize, p: f64, at_least: usize) -> f64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_work_under_a_node_follows_the_fan_out_seen_below() {
+    /// A root delivered with 16 children at depth 1, one of them delivered with 16 leaves at depth 2.
+    fn root_and_a_branch() -> WorkGauge {
         let mut gauge = WorkGauge::default();
-        // A root with 16 children at depth 1, one of them delivered with 16 leaves at depth 2, one
-        // of which refers to a code blob and a one-node storage trie at depth 64.
         gauge.delivered(0, true);
         for _ in 0..16 {
             gauge.child(0, 1, true);
             gauge.child(1, 2, true);
         }
         gauge.delivered(1, true);
+        gauge
+    }
+
+    #[test]
+    fn the_work_under_a_node_follows_the_fan_out_seen_below() {
+        // One of the leaves refers to a code blob and a one-node storage trie at depth 64.
+        let mut gauge = root_and_a_branch();
         gauge.delivered(2, true);
         gauge.child(2, 64, true);
         gauge.child(2, 64, false);
@@ -668,16 +673,9 @@ mod tests {
 
     #[test]
     fn account_leaves_storage_and_code_are_counted_apart() {
-        let mut gauge = WorkGauge::default();
-        // A root with 16 children at depth 1, one delivered with 16 leaves at depth 2; two leaves
-        // delivered, both referring to one storage trie of 11 entries (a root and 10 leaves), the
-        // first also to a code blob.
-        gauge.delivered(0, true);
-        for _ in 0..16 {
-            gauge.child(0, 1, true);
-            gauge.child(1, 2, true);
-        }
-        gauge.delivered(1, true);
+        // Two leaves delivered, both referring to one storage trie of 11 entries (a root and 10
+        // leaves), the first also to a code blob.
+        let mut gauge = root_and_a_branch();
         let (storage, code) = (crate::keccak256(b"storage"), crate::keccak256(b"code"));
         gauge.delivered(2, true);
         gauge.referred(2, &storage, Shared::StorageRoot, false);
