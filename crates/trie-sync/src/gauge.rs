@@ -54,13 +54,6 @@ pub(crate) struct WorkGauge {
     /// Trie nodes referred to (new requests), per depth: with `nodes`, which depths hold work not
     /// seen yet.
     referenced: Vec<u64>,
-    /// Depths with a node delivered.
-    depths_seen: usize,
-    /// Depths with [`WAIT_FOR_REFERENCED`] or more nodes referred to and none delivered yet: the
-    /// work below them is unknown.
-    unseen_depths: usize,
-    /// Which depths `unseen_depths` counts.
-    unseen: Vec<bool>,
     /// References from account leaves to storage roots and to code, new or not, per depth of the
     /// referring node: with `children`, how many references are still to come.
     shared_refs: [Vec<u64>; 2],
@@ -118,9 +111,6 @@ impl Default for WorkGauge {
             completed_entries: vec![0; DEPTHS],
             delivered: 0,
             referenced: vec![0; DEPTHS],
-            depths_seen: 0,
-            unseen_depths: 0,
-            unseen: vec![false; DEPTHS],
             shared_refs: [vec![0; DEPTHS], vec![0; DEPTHS]],
             sightings: Default::default(),
             total: None,
@@ -140,27 +130,7 @@ impl WorkGauge {
         if !is_node {
             return;
         }
-        let depth = depth(path_len);
-        self.nodes[depth] += 1;
-        if self.nodes[depth] == 1 {
-            self.depths_seen += 1;
-        }
-        self.update_unseen(depth);
-    }
-
-    /// Whether `depth` holds work not seen enough yet (see [`is_informed`](Self::is_informed)),
-    /// counted in `unseen_depths`.
-    fn update_unseen(&mut self, depth: usize) {
-        let unseen =
-            self.referenced[depth] >= WAIT_FOR_REFERENCED && 2 * self.nodes[depth] < WAIT_FOR_REFERENCED;
-        if unseen != self.unseen[depth] {
-            self.unseen[depth] = unseen;
-            if unseen {
-                self.unseen_depths += 1;
-            } else {
-                self.unseen_depths -= 1;
-            }
-        }
+        self.nodes[depth(path_len)] += 1;
     }
 
     /// An estimate of the heap memory held: the counts per depth (the children's matrix most of
@@ -176,7 +146,7 @@ impl WorkGauge {
         // hashbrown: one control byte per bucket.
         let sightings: usize =
             self.sightings.iter().map(|s| s.counts.capacity() * (size_of::<(NodeHash, u32)>() + 1)).sum();
-        (per_depth + children) * size_of::<u64>() + self.unseen.capacity() + sightings
+        (per_depth + children) * size_of::<u64>() + sightings
     }
 
     /// Records that a node delivered at `path_len` refers to a trie node at `child_len` (or, with
@@ -189,7 +159,6 @@ impl WorkGauge {
         let child = depth(child_len).max(depth(path_len));
         self.children[depth(path_len)][child] += 1;
         self.referenced[child] += 1;
-        self.update_unseen(child);
     }
 
     /// Records that an account leaf in a node delivered at `path_len` refers to `hash`, a storage
@@ -207,7 +176,11 @@ impl WorkGauge {
     /// go first); later it is false only briefly, while a level first referred to (the deep levels
     /// of a big storage trie) waits for its first nodes.
     pub(crate) fn is_informed(&self) -> bool {
-        self.depths_seen >= MIN_DEPTHS_SEEN && self.unseen_depths == 0
+        let depths_seen = self.nodes.iter().filter(|&&nodes| nodes > 0).count();
+        let unseen = |(&referenced, &nodes): (&u64, &u64)| {
+            referenced >= WAIT_FOR_REFERENCED && 2 * nodes < WAIT_FOR_REFERENCED
+        };
+        depths_seen >= MIN_DEPTHS_SEEN && !self.referenced.iter().zip(&self.nodes).any(unseen)
     }
 
     /// Records a subtrie completed: its root node at `path_len`, `entries` in all.
@@ -366,14 +339,7 @@ impl WorkGauge {
                 *carried = take_varint(&mut bytes)? as f64;
             }
         }
-        if !bytes.is_empty() {
-            return None;
-        }
-        gauge.depths_seen = gauge.nodes.iter().filter(|&&count| count > 0).count();
-        for depth in 0..DEPTHS {
-            gauge.update_unseen(depth);
-        }
-        Some(gauge)
+        bytes.is_empty().then_some(gauge)
     }
 }
 
