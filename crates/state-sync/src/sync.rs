@@ -9,7 +9,9 @@ use peers::{DisconnectReason, Peer, PeerId, PeerSet, RequestKind, MAX_HASHES_PER
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, trace, warn};
-use trie_sync::{AccountLeafCallback, NodeHash, SchedulerConfig, SyncError, TrieSync, VerifiedBlob};
+use trie_sync::{
+    AccountLeafCallback, NodeHash, SchedulerConfig, SyncError, TrieSync, VerifiedBlob, MAX_SHARE_BEFORE_DONE,
+};
 
 use crate::request::{link, DeliveryReceiver, RequestSender};
 use crate::stats::Counters;
@@ -58,10 +60,6 @@ struct InFlight {
 
 /// How often the share of work done is estimated: it scans the scheduler's live requests.
 const SHARE_EVERY: Duration = Duration::from_millis(200);
-
-/// The most a share of work done taken from the last run's estimated total may claim before the
-/// sync is done (the scheduler's own estimates stop at the same).
-const MAX_SHARE_BEFORE_DONE: f64 = 0.999;
 
 /// What a sync shares with its handles.
 #[derive(Debug)]

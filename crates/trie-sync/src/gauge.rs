@@ -82,6 +82,10 @@ struct Smoothed {
 /// of the synthetic states (0.1 to 0.25 do about as well).
 const SMOOTHING: f64 = 0.15;
 
+/// The most a share of work done is estimated at before nothing remains: an estimate never reads
+/// 100% while anything is pending.
+pub const MAX_SHARE_BEFORE_DONE: f64 = 0.999;
+
 /// Depths with a node delivered before an estimate is made at all.
 const MIN_DEPTHS_SEEN: usize = 4;
 
@@ -276,7 +280,7 @@ impl WorkGauge {
             _ => latest,
         };
         self.total = Some(Smoothed { done, total });
-        (done / total).min(0.999)
+        (done / total).min(MAX_SHARE_BEFORE_DONE)
     }
 }
 

@@ -70,6 +70,7 @@ pub use damage::{find_damage, namespace_of, Damage, DamageReport, DamagedEntry};
 #[cfg(feature = "synthetic")]
 pub use error::SyntheticError;
 pub use error::{BuildError, EntryKind, NodeError, Result, SyncError, WalkError};
+pub use gauge::MAX_SHARE_BEFORE_DONE;
 pub use hash::{keccak256, NodeHash, EMPTY_CODE_HASH, EMPTY_ROOT, H256};
 pub use leaf::{Leaf, LeafAction, LeafCallback, NoLeafCallback};
 pub use nibbles::{from_nibbles, hex_prefix_decode, hex_prefix_encode, to_nibbles};
